@@ -1,0 +1,84 @@
+"""The Starlette application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
+
+from api import health
+from api.http import OrgwardGraphQL
+from api.metrics import MetricsMiddleware
+from api.schema import create_schema
+from api.state import AppState
+from core import migrate
+from core.clock import Clock, SystemClock
+from core.db import create_engine, session_factory
+from core.settings import Settings
+from worker.context import WorkerContext
+from worker.runner import run_forever
+
+log = structlog.get_logger("orgward.app")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    clock: Clock | None = None,
+    run_worker: bool | None = None,
+    apply_migrations: bool | None = None,
+) -> Starlette:
+    settings = settings or Settings()
+    settings.check_startable()
+    engine = engine or create_engine(settings)
+    state = AppState(settings=settings, engine=engine, sessions=session_factory(engine),
+                     clock=clock or SystemClock())
+    graphql = OrgwardGraphQL(create_schema(settings), state)
+    with_worker = settings.worker_in_process() if run_worker is None else run_worker
+    migrate_on_start = (not settings.is_production) if apply_migrations is None else apply_migrations
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if migrate_on_start:
+            await migrate.upgrade(engine)
+        stop = asyncio.Event()
+        worker = None
+        if with_worker:
+            context = WorkerContext(engine=engine, sessions=state.sessions, settings=settings,
+                                    clock=state.clock)
+            worker = asyncio.create_task(run_forever(context, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                await worker
+            await engine.dispose()
+
+    middleware = [Middleware(MetricsMiddleware)]
+    if settings.allowed_origins:
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True,
+            allow_methods=["GET", "POST"], allow_headers=["content-type", "authorization",
+                                                          "x-request-id"],
+        ))
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", health.healthz),
+            Route("/readyz", health.readyz),
+            Route("/metrics", health.metrics),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    app.state.orgward = state
+    return app

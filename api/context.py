@@ -1,0 +1,56 @@
+"""The per-request GraphQL context: one database session, the actor, and DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.types import Info as StrawberryInfo
+
+from auth.actor import Actor
+from core.clock import Clock
+from core.settings import Settings
+from services.context import ServiceContext
+
+if TYPE_CHECKING:
+    from api.loaders import Loaders
+
+
+@dataclass
+class RequestContext:
+    request: Request
+    response: Response
+    db: AsyncSession
+    actor: Actor
+    settings: Settings
+    clock: Clock
+    request_id: str
+    cookie_authenticated: bool = False
+    # Set when a mutation returned an error: the whole request is then rolled back.
+    failed: bool = False
+    # A session token to set (str) or clear ("") on the response after a successful commit.
+    new_session_token: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def service(self) -> ServiceContext:
+        return ServiceContext(db=self.db, actor=self.actor, settings=self.settings, clock=self.clock)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        from api.loaders import Loaders
+
+        return Loaders(self.service)
+
+    def act_as(self, actor: Actor) -> None:
+        """Switch the actor mid-request (after sign-in or sign-out)."""
+        self.actor = actor
+        self.__dict__.pop("service", None)
+        self.__dict__.pop("loaders", None)
+
+
+Info = StrawberryInfo[RequestContext, None]

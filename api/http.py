@@ -1,0 +1,200 @@
+"""GraphQL over HTTP: content negotiation, CSRF and GET rules, and one transaction per request."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import orjson
+import structlog
+from graphql import ExecutionResult
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from cross_web import HTTPException
+from strawberry.schema.base import BaseSchema
+from strawberry.types.unset import UNSET
+
+from api.context import RequestContext
+from api.state import AppState
+from auth import sessions
+from auth.actor import Actor, Origin
+
+log = structlog.get_logger("orgward.http")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class OrgwardGraphQL(GraphQL[RequestContext, None]):
+    def __init__(self, schema: BaseSchema, state: AppState) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None if state.settings.is_production else "graphiql",
+            allow_queries_via_get=True,
+        )
+        self.state = state
+
+    # --- context: who is asking -----------------------------------------------------------
+
+    async def get_context(self, request: Request, response: Response) -> RequestContext:  # type: ignore[override]
+        state = self.state
+        settings = state.settings
+        supplied_id = request.headers.get("x-request-id", "")
+        request_id = supplied_id if REQUEST_ID.match(supplied_id) else uuid.uuid4().hex
+        origin = Origin(
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            request_id=request_id,
+        )
+        self._check_origin(request)
+        db = state.sessions()
+        context = RequestContext(
+            request=request, response=response, db=db, actor=Actor.anonymous(origin),
+            settings=settings, clock=state.clock, request_id=request_id,
+        )
+        request.state.orgward = context
+        token = request.cookies.get(settings.session_cookie_name)
+        if token:
+            found = await sessions.authenticate(db, settings, token=token, now=state.clock.now())
+            if found is not None:
+                user, session = found
+                context.actor = Actor(user=user, origin=origin, session_id=session.id)
+                context.cookie_authenticated = True
+        response.headers["x-request-id"] = request_id
+        return context
+
+    def _check_origin(self, request: Request) -> None:
+        """CSRF: a POST that carries our session cookie must come from a trusted origin."""
+        if request.method != "POST":
+            return
+        settings = self.state.settings
+        origin = request.headers.get("origin")
+        if origin is None and (referer := request.headers.get("referer")):
+            origin = "/".join(referer.split("/")[:3])
+        has_cookie = settings.session_cookie_name in request.cookies
+        if origin is None:
+            if has_cookie:
+                raise HTTPException(403, "Cookie-authenticated requests must send an Origin header.")
+            return
+        if origin.lower() not in settings.trusted_origins:
+            raise HTTPException(403, "Cross-origin request refused.")
+
+    async def execute_operation(self, request: Request, request_adapter: Any, *args: Any, **kwargs: Any):  # type: ignore[override]
+        context: RequestContext = request.state.orgward
+        if request_adapter.method == "GET" and context.cookie_authenticated:
+            raise HTTPException(
+                405, "Cookie-authenticated GraphQL requests must use POST, not GET."
+            )
+        return await super().execute_operation(request, request_adapter, *args, **kwargs)
+
+    # --- one transaction per request ------------------------------------------------------
+
+    async def run(self, request: Request, context: Any = UNSET, root_value: Any = UNSET) -> Response:  # type: ignore[override]
+        try:
+            response = await super().run(request, context, root_value)
+        except BaseException:
+            await self._end(request, commit=False)
+            raise
+        context_obj: RequestContext | None = getattr(request.state, "orgward", None)
+        if context_obj is None:
+            return response
+        try:
+            await self._end(request, commit=not context_obj.failed and response.status_code < 400)
+        except Exception:
+            log.exception("graphql.commit_failed", request_id=context_obj.request_id)
+            return self._encoded(
+                {"errors": [{"message": f"Internal server error (request id "
+                                        f"{context_obj.request_id}).",
+                             "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
+                status=500, media_type=JSON,
+            )
+        self._apply_session_cookie(context_obj, response)
+        return response
+
+    async def _end(self, request: Request, *, commit: bool) -> None:
+        context: RequestContext | None = getattr(request.state, "orgward", None)
+        if context is None:
+            return
+        try:
+            if commit:
+                await context.db.commit()
+            else:
+                await context.db.rollback()
+        finally:
+            await context.db.close()
+
+    def _apply_session_cookie(self, context: RequestContext, response: Response) -> None:
+        token = context.new_session_token
+        if token is None:
+            return
+        settings = self.state.settings
+        if token:
+            response.set_cookie(
+                settings.session_cookie_name, token,
+                max_age=settings.session_lifetime_days * 86400,
+                httponly=True, secure=settings.secure_cookies, samesite="lax", path="/",
+            )
+        else:
+            response.delete_cookie(
+                settings.session_cookie_name, httponly=True, secure=settings.secure_cookies,
+                samesite="lax", path="/",
+            )
+
+    # --- GraphQL over HTTP media types ----------------------------------------------------
+
+    async def get_sub_response(self, request: Request) -> Response:
+        response = await super().get_sub_response(request)
+        response.media_type = negotiate(request.headers.get("accept"))
+        return response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        data = process_result(result)
+        failed_before_execution = result.data is None and bool(result.errors) and not any(
+            error.path for error in result.errors or []
+        )
+        sub_response: Response = request.state.orgward.response
+        if failed_before_execution and sub_response.media_type == GRAPHQL_RESPONSE:
+            # GraphQL over HTTP: a request that never executed has no data and a 4xx status.
+            data.pop("data", None)
+            sub_response.status_code = 400
+        return data
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or JSON
+        response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        return response
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
+    def _encoded(self, data: object, *, status: int, media_type: str) -> Response:
+        return Response(self.encode_json(data), status_code=status, media_type=media_type)
+
+
+def negotiate(accept: str | None) -> str:
+    """application/graphql-response+json when the client prefers it; JSON otherwise."""
+    if not accept:
+        return JSON
+    best, best_q = JSON, -1.0
+    for part in accept.split(","):
+        media, *params = [piece.strip() for piece in part.split(";")]
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE and q > best_q:
+            best, best_q = GRAPHQL_RESPONSE, q
+        elif media in (JSON, "application/*", "*/*") and q > best_q:
+            best, best_q = JSON, q
+    return best

@@ -1,0 +1,57 @@
+"""`node(id:)`: every global id resolves through the same policy as its other paths."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from api.context import Info
+from api.relay import Node, from_global_id
+from api.teams.types import Invitation, Member, Team
+from api.users.types import Session, User
+from services import accounts, teams
+
+
+async def _user(info: Info, key: int) -> Node | None:
+    view = await info.context.loaders.user.load(key)
+    return User.from_view(view) if view else None
+
+
+async def _team(info: Info, key: int) -> Node | None:
+    view = await teams.find_team(info.context.service, team_id=key)
+    return Team.from_view(view) if view else None
+
+
+async def _member(info: Info, key: int) -> Node | None:
+    view = await info.context.loaders.member.load(key)
+    return Member.from_view(view) if view else None
+
+
+async def _invitation(info: Info, key: int) -> Node | None:
+    view = await info.context.loaders.invitation.load(key)
+    return Invitation.from_view(view) if view else None
+
+
+async def _session(info: Info, key: int) -> Node | None:
+    if info.context.actor.user is None:
+        return None
+    for row in await accounts.my_sessions(info.context.service):
+        if row.id == key:
+            return Session.from_row(row, info.context.actor.session_id)
+    return None
+
+
+RESOLVERS: dict[str, Callable[[Info, int], Awaitable[Node | None]]] = {
+    "User": _user,
+    "Team": _team,
+    "Member": _member,
+    "Invitation": _invitation,
+    "Session": _session,
+}
+
+
+async def resolve_node(info: Info, global_id: str) -> Node | None:
+    parsed = from_global_id(global_id)
+    if parsed is None or parsed[0] not in RESOLVERS:
+        return None
+    type_name, key = parsed
+    return await RESOLVERS[type_name](info, key)

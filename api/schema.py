@@ -1,0 +1,80 @@
+"""The GraphQL schema: queries, mutations and the extensions every request passes through."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.extensions.base_extension import SchemaExtension
+
+from api import node as node_resolver
+from api.context import Info
+from api.errors import MutationError, RateLimitedError
+from api.limits import validation_rules
+from api.masking import MaskUnexpectedErrors
+from api.relay import Node
+from api.teams.mutations import TeamMutations
+from api.teams.types import Team
+from api.users.mutations import UserMutations
+from api.users.types import User
+from api.viewer import Viewer
+from core.settings import Settings
+from services import teams, users
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in user, or null.")
+    def viewer(self, info: Info) -> Viewer | None:
+        user = info.context.actor.user
+        return Viewer.from_row(user) if user else None
+
+    @strawberry.field(description="Any object by its global id, if the viewer may see it.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await node_resolver.resolve_node(info, id)
+
+    @strawberry.field(description="A team the viewer belongs to, by slug or id.")
+    async def team(
+        self, info: Info, slug: str | None = None, id: strawberry.ID | None = None
+    ) -> Team | None:
+        if id is not None:
+            found = await node_resolver.resolve_node(info, id)
+            return found if isinstance(found, Team) else None
+        if slug is None:
+            return None
+        view = await teams.find_team(info.context.service, slug=slug)
+        return Team.from_view(view) if view else None
+
+    @strawberry.field(description="A user by username (signed-in viewers only).")
+    async def user(self, info: Info, username: str) -> User | None:
+        view = await users.user_by_username(info.context.service, username)
+        return User.from_view(view) if view else None
+
+
+@strawberry.type
+class Mutation(UserMutations, TeamMutations):
+    pass
+
+
+def create_schema(settings: Settings) -> strawberry.Schema:
+    rules = validation_rules(settings.max_query_depth, settings.max_query_aliases)
+    extensions: list[type[SchemaExtension] | object] = [
+        lambda: MaxTokensLimiter(settings.max_query_tokens),
+        ParserCache,
+        lambda: AddValidationRules(rules),
+        ValidationCache,
+        MaskUnexpectedErrors,
+    ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[MutationError, RateLimitedError],
+        extensions=extensions,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.context import Info
+from api.relay import Connection, Node, connection_edges, from_cursor, to_global_id
+from api.users.types import User
+from auth import policy
+from models import Role as RoleEnum
+from services import teams as team_service
+from services.invitations import InvitationView
+from services.pages import PageRequest
+from services.teams import MemberView, TeamView
+
+Role = strawberry.enum(RoleEnum, name="Role", description="A member's role in a team.")
+
+
+@strawberry.type(description="A user's membership of a team.")
+class Member(Node):
+    id: strawberry.ID
+    role: Role
+    joined_at: datetime
+    user: User
+
+    @classmethod
+    def from_view(cls, view: MemberView) -> Member:
+        return cls(
+            id=to_global_id("Member", view.id),
+            role=view.role,
+            joined_at=view.joined_at,
+            user=User.from_view(view.user),
+        )
+
+
+@strawberry.type
+class MemberConnection(Connection[Member]):
+    team_id: strawberry.Private[int]
+
+    @strawberry.field(description="How many members the team has.")
+    async def total_count(self, info: Info) -> int:
+        return await info.context.loaders.member_count.load(self.team_id)
+
+
+@strawberry.type(description="A pending invitation to join a team.")
+class Invitation(Node):
+    id: strawberry.ID
+    email: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime
+    invited_by_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def invited_by(self, info: Info) -> User | None:
+        if self.invited_by_id is None:
+            return None
+        view = await info.context.loaders.user.load(self.invited_by_id)
+        return User.from_view(view) if view else None
+
+    @classmethod
+    def from_view(cls, view: InvitationView) -> Invitation:
+        return cls(
+            id=to_global_id("Invitation", view.id),
+            email=view.email,
+            role=view.role,
+            created_at=view.created_at,
+            expires_at=view.expires_at,
+            invited_by_id=view.invited_by_id,
+        )
+
+
+@strawberry.type(description="A team: members with roles, domains, settings.")
+class Team(Node):
+    id: strawberry.ID
+    slug: str
+    name: str
+    created_at: datetime
+    viewer_role: Role | None = strawberry.field(description="The viewer's role in the team.")
+    view: strawberry.Private[TeamView]
+
+    @classmethod
+    def from_view(cls, view: TeamView) -> Team:
+        return cls(
+            id=to_global_id("Team", view.id),
+            slug=view.slug,
+            name=view.name,
+            created_at=view.created_at,
+            viewer_role=view.viewer_role,
+            view=view,
+        )
+
+    @strawberry.field(description="Members in the order they joined; visible to every member.")
+    async def members(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> MemberConnection:
+        page = await info.context.loaders.member_page.load(
+            (self.view, PageRequest.of(first, from_cursor(after)))
+        )
+        edges, page_info = connection_edges(page, Member.from_view)
+        return MemberConnection(edges=edges, page_info=page_info, team_id=self.view.id)
+
+    @strawberry.field(
+        description="[P15] The team's owners, admins and billing contacts, for every member."
+    )
+    async def contacts(self, info: Info) -> list[Member]:
+        views = await team_service.contacts(info.context.service, self.view)
+        return [Member.from_view(view) for view in views]
+
+    @strawberry.field(description="Pending invitations; null unless the viewer manages the team.")
+    async def invitations(self, info: Info) -> list[Invitation] | None:
+        if not policy.can_manage_members_role(self.view.viewer_role):
+            return None
+        views = await info.context.loaders.pending_invitations.load(self.view.id)
+        return [Invitation.from_view(view) for view in views]
+
+
+@strawberry.type
+class TeamConnection(Connection[Team]):
+    pass

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from api.context import Info
+from api.relay import connection_edges, from_cursor, to_global_id
+from api.teams.types import Team, TeamConnection
+from api.users.types import Session, User
+from models import User as UserRow
+from services import accounts, teams
+from services.pages import PageRequest
+from services.users import user_view
+
+
+@strawberry.type(description="The signed-in user, with their private profile.")
+class Viewer:
+    id: strawberry.ID
+    username: str
+    display_name: str
+    email: str
+    email_verified: bool
+    email_public: bool
+    avatar_url: str | None
+    company: str | None
+    job_title: str | None
+    country: str | None
+    locale: str | None
+    time_zone: str | None
+    birth_date: date | None
+    is_staff: bool
+    created_at: datetime
+    last_login_at: datetime | None
+    row: strawberry.Private[UserRow]
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> Viewer:
+        return cls(
+            id=to_global_id("User", row.id),  # type: ignore[arg-type]
+            username=row.username,
+            display_name=row.display_name,
+            email=row.email,
+            email_verified=row.email_verified_at is not None,
+            email_public=row.email_public,
+            avatar_url=row.avatar_url,
+            company=row.company,
+            job_title=row.job_title,
+            country=row.country,
+            locale=row.locale,
+            time_zone=row.time_zone,
+            birth_date=row.birth_date,
+            is_staff=row.is_staff,
+            created_at=row.created_at,
+            last_login_at=row.last_login_at,
+            row=row,
+        )
+
+    @strawberry.field(description="The viewer as other users see them.")
+    def user(self, info: Info) -> User:
+        return User.from_view(user_view(info.context.actor, self.row))
+
+    @strawberry.field(description="Teams the viewer belongs to, in the order joined.")
+    async def teams(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> TeamConnection:
+        page = await teams.viewer_teams(info.context.service, PageRequest.of(first, from_cursor(after)))
+        edges, page_info = connection_edges(page, Team.from_view)
+        return TeamConnection(edges=edges, page_info=page_info)
+
+    @strawberry.field(description="The viewer's active sessions, most recently used first.")
+    async def sessions(self, info: Info) -> list[Session]:
+        rows = await accounts.my_sessions(info.context.service)
+        return [Session.from_row(row, info.context.actor.session_id) for row in rows]

@@ -1,0 +1,57 @@
+"""Password hashing with argon2id. Clear-text passwords are never stored or logged."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.settings import Settings
+
+MIN_LENGTH = 10
+MAX_LENGTH = 256
+
+
+@lru_cache(maxsize=4)
+def _hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+
+def hasher(settings: Settings) -> PasswordHasher:
+    return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+
+
+async def hash_password(settings: Settings, password: str) -> str:
+    # argon2 is deliberately slow: keep it off the event loop.
+    return await asyncio.to_thread(hasher(settings).hash, password)
+
+
+async def verify_password(settings: Settings, password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the account has a password, so timing reveals nothing."""
+    target = password_hash or _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_kib)
+    try:
+        ok = await asyncio.to_thread(hasher(settings).verify, target, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return bool(ok) and password_hash is not None
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(time_cost: int, memory_kib: int) -> str:
+    return _hasher(time_cost, memory_kib).hash("orgward-no-password")
+
+
+def password_problem(password: str, *, username: str, email: str) -> str | None:
+    """Why a new password is unacceptable, or None."""
+    if len(password) < MIN_LENGTH:
+        return f"Use at least {MIN_LENGTH} characters."
+    if len(password) > MAX_LENGTH:
+        return f"Use at most {MAX_LENGTH} characters."
+    lowered = password.lower()
+    if lowered in {username.lower(), email.lower()}:
+        return "The password must not be your username or email."
+    if len(set(password)) < 4:
+        return "The password is too easy to guess."
+    return None

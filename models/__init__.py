@@ -1,0 +1,25 @@
+"""SQLModel tables. Importing this package registers every table on the shared metadata."""
+
+from models.audit import AuditEvent
+from models.base import metadata
+from models.email_verification import EmailVerification
+from models.outbox import OutboxMessage
+from models.session import UserSession
+from models.team import Invitation, Member, Role, Team
+from models.throttle import Throttle
+from models.user import User, UserStatus
+
+__all__ = [
+    "AuditEvent",
+    "EmailVerification",
+    "Invitation",
+    "Member",
+    "OutboxMessage",
+    "Role",
+    "Team",
+    "Throttle",
+    "User",
+    "UserSession",
+    "UserStatus",
+    "metadata",
+]

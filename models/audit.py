@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, String
+from sqlmodel import Field, SQLModel
+
+from models.base import Id, UTCDateTime
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of an administrative or security-relevant action."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_team_id_id", "team_id", "id"),)
+
+    id: int | None = Field(default=None, sa_type=Id, primary_key=True)
+    action: str = Field(sa_type=String(64))
+    actor_kind: str = Field(sa_type=String(16))
+    actor_user_id: int | None = Field(
+        default=None,
+        sa_column=Column(Id, ForeignKey("user_account.id", ondelete="SET NULL"), index=True),
+    )
+    team_id: int | None = Field(
+        default=None, sa_column=Column(Id, ForeignKey("team.id", ondelete="SET NULL"))
+    )
+    target_type: str | None = Field(default=None, sa_type=String(32))
+    target_id: int | None = Field(default=None, sa_type=Id)
+    ip_address: str | None = Field(default=None, sa_type=String(45))
+    user_agent: str | None = Field(default=None, sa_type=String(512))
+    reason: str | None = Field(default=None, sa_type=String(255))
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)

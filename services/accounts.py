@@ -1,0 +1,365 @@
+"""Accounts: sign-up, sign-in and out, email verification, profile and password."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from auth import passwords, policy, sessions, throttle
+from auth.secrets import new_token, token_hash
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from models import EmailVerification, User, UserSession, UserStatus
+from services import audit, emails, normalize
+from services.context import ServiceContext
+from services.outbox import send_email
+
+INVALID_CREDENTIALS = "The username/email or password is wrong."
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    user: User
+    session: UserSession
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignUpInput:
+    username: str
+    email: str
+    password: str
+    birth_date: date
+    country: str | None = None
+    display_name: str | None = None
+
+
+async def sign_up(ctx: ServiceContext, data: SignUpInput) -> SignedIn:
+    today = ctx.now().date()
+    username = normalize.username(data.username)
+    email = normalize.email(data.email)
+    country = normalize.country(data.country)
+    born = normalize.birth_date(data.birth_date, today)
+    minimum = ctx.settings.minimum_age_for(country)
+    if normalize.age_on(born, today) < minimum:
+        # [P4] Refused before anything is written: an under-age sign-up leaves no trace.
+        raise Forbidden(
+            f"You must be at least {minimum} years old to create an account"
+            + (f" in {country}." if country else "."),
+            field="birthDate",
+        )
+    problem = passwords.password_problem(data.password, username=username, email=email)
+    if problem:
+        raise InvalidInput(problem, field="password")
+    display_name = normalize.text(data.display_name or "", "displayName", max_length=100)
+    await _ensure_available(ctx, username=username, email=email)
+
+    now = ctx.now()
+    user = User(
+        username=username,
+        email=email,
+        display_name=display_name or username,
+        country=country,
+        birth_date=born,
+        password_hash=await passwords.hash_password(ctx.settings, data.password),
+        created_at=now,
+        updated_at=now,
+        last_login_at=now,
+    )
+    ctx.db.add(user)
+    await _flush_or_conflict(ctx)
+    audit.user_signed_up(ctx, user=user)
+    await _send_verification(ctx, user)
+    return await _open_session(ctx, user)
+
+
+async def sign_in(ctx: ServiceContext, *, identifier: str, password: str) -> SignedIn:
+    now = ctx.now()
+    settings = ctx.settings
+    lookup = identifier.strip().lower()
+    if not lookup or len(lookup) > 254 or len(password) > passwords.MAX_LENGTH:
+        raise InvalidInput(INVALID_CREDENTIALS, field="identifier")
+    user = (
+        await ctx.db.execute(
+            select(User).where(or_(User.username == lookup, User.email == lookup))
+        )
+    ).scalar_one_or_none()
+    account = throttle.account_key(f"user:{user.id}" if user else lookup)
+    address = throttle.address_key(ctx.actor.origin.ip_address)
+    keys = [account] + ([address] if address else [])
+    wait = await throttle.retry_after(ctx.engine, keys, now)
+    if wait is not None:
+        raise RateLimited(
+            f"Too many failed sign-ins. Try again in {wait} seconds.",
+            retry_after_seconds=wait,
+        )
+
+    valid = await passwords.verify_password(
+        settings, user.password_hash if user else None, password
+    )
+    if not valid or user is None or user.status is UserStatus.DELETED:
+        await throttle.record_failure(ctx.engine, account, throttle.Limits.for_accounts(settings), now)
+        if address:
+            await throttle.record_failure(
+                ctx.engine, address, throttle.Limits.for_addresses(settings), now
+            )
+        await audit.sign_in_failed(ctx, user_id=user.id if user else None)
+        raise InvalidInput(INVALID_CREDENTIALS, field="identifier")
+    if user.status is not UserStatus.ACTIVE:
+        raise Forbidden("This account is not active. Contact your team's administrators.")
+
+    await throttle.clear(ctx.db, account)
+    if passwords.hasher(settings).check_needs_rehash(user.password_hash or ""):
+        user.password_hash = await passwords.hash_password(settings, password)
+    user.last_login_at = now
+    return await _open_session(ctx, user)
+
+
+async def sign_out(ctx: ServiceContext) -> None:
+    user = policy.require_user(ctx.actor)
+    if ctx.actor.session_id is not None:
+        await sessions.revoke_session(ctx.db, session_id=ctx.actor.session_id, now=ctx.now())
+    audit.user_signed_out(ctx, user=user)
+
+
+async def my_sessions(ctx: ServiceContext) -> list[UserSession]:
+    user = policy.require_user(ctx.actor)
+    rows = await ctx.db.execute(
+        select(UserSession)
+        .where(
+            UserSession.user_id == user.id,  # type: ignore[arg-type]
+            UserSession.revoked_at.is_(None),  # type: ignore[union-attr]
+            UserSession.expires_at > ctx.now(),
+        )
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())  # type: ignore[attr-defined,union-attr]
+    )
+    return list(rows.scalars())
+
+
+async def revoke_session(ctx: ServiceContext, *, session_id: int) -> None:
+    user = policy.require_user(ctx.actor)
+    found = await ctx.db.get(UserSession, session_id)
+    policy.check_session_owner(ctx.actor, found.user_id if found else None)
+    assert found is not None and found.id is not None
+    if found.revoked_at is None:
+        await sessions.revoke_session(ctx.db, session_id=found.id, now=ctx.now())
+        audit.session_revoked(ctx, user=user, session_id=found.id)
+
+
+async def verify_email(ctx: ServiceContext, *, token: str) -> User:
+    now = ctx.now()
+    found = (
+        await ctx.db.execute(
+            select(EmailVerification, User)
+            .join(User, User.id == EmailVerification.user_id)  # type: ignore[arg-type]
+            .where(EmailVerification.token_hash == token_hash(ctx.settings.secret_key, token))
+        )
+    ).first()
+    if found is None:
+        raise NotFound("This verification link is not valid.", field="token")
+    verification, user = found
+    if verification.used_at is not None:
+        raise InvalidInput("This verification link was already used.", field="token")
+    if verification.expires_at <= now:
+        raise InvalidInput("This verification link has expired; ask for a new one.", field="token")
+    if verification.email != user.email:
+        raise InvalidInput("This link was for an email address you no longer use.", field="token")
+    verification.used_at = now
+    user.email_verified_at = now
+    user.updated_at = now
+    audit.email_verified(ctx, user=user)
+    return user
+
+
+async def resend_verification(ctx: ServiceContext) -> None:
+    user = policy.require_user(ctx.actor)
+    if user.email_verified_at is not None:
+        raise InvalidInput("Your email address is already verified.", field="email")
+    await _send_verification(ctx, user)
+
+
+PROFILE_LIMITS = {"display_name": 100, "company": 100, "job_title": 100}
+
+
+async def update_profile(ctx: ServiceContext, changes: dict[str, Any]) -> User:
+    """Apply the given fields (absent keys stay as they are; None clears a field)."""
+    user = policy.require_user(ctx.actor)
+    clean: dict[str, Any] = {}
+    for name, value in changes.items():
+        field = _camel(name)
+        if name in PROFILE_LIMITS:
+            clean[name] = normalize.optional_text(value, field, max_length=PROFILE_LIMITS[name])
+        elif name == "avatar_url":
+            clean[name] = normalize.https_url(value, field)
+        elif name == "country":
+            clean[name] = normalize.country(value)
+        elif name == "locale":
+            clean[name] = normalize.locale(value)
+        elif name == "time_zone":
+            clean[name] = normalize.time_zone(value)
+        elif name == "email_public":
+            if value is None:
+                raise InvalidInput("Choose true or false.", field=field)
+            clean[name] = bool(value)
+        else:
+            raise InvalidInput(f"{field} cannot be changed here.", field=field)
+    if "display_name" in clean and not clean["display_name"]:
+        clean["display_name"] = user.username
+    for name, value in clean.items():
+        setattr(user, name, value)
+    if clean:
+        user.updated_at = ctx.now()
+        audit.profile_updated(ctx, user=user, fields=list(clean))
+    return user
+
+
+async def change_email(ctx: ServiceContext, *, email: str, password: str) -> User:
+    user = policy.require_user(ctx.actor)
+    new_email = normalize.email(email)
+    if not await passwords.verify_password(ctx.settings, user.password_hash, password):
+        raise InvalidInput("The password is wrong.", field="password")
+    if new_email == user.email:
+        raise InvalidInput("That is already your email address.", field="email")
+    await _ensure_available(ctx, email=new_email)
+    user.email = new_email
+    user.email_verified_at = None
+    user.updated_at = ctx.now()
+    await _flush_or_conflict(ctx)
+    audit.email_change_requested(ctx, user=user)
+    await _send_verification(ctx, user)
+    return user
+
+
+async def change_password(ctx: ServiceContext, *, current: str, new: str) -> User:
+    user = policy.require_user(ctx.actor)
+    if user.password_hash and not await passwords.verify_password(
+        ctx.settings, user.password_hash, current
+    ):
+        raise InvalidInput("The current password is wrong.", field="currentPassword")
+    problem = passwords.password_problem(new, username=user.username, email=user.email)
+    if problem:
+        raise InvalidInput(problem, field="newPassword")
+    user.password_hash = await passwords.hash_password(ctx.settings, new)
+    user.updated_at = ctx.now()
+    revoked = await sessions.revoke_all_sessions(
+        ctx.db, user_id=user.id, now=ctx.now(), keep_session_id=ctx.actor.session_id  # type: ignore[arg-type]
+    )
+    audit.password_changed(ctx, user=user, sessions_revoked=revoked)
+    return user
+
+
+async def create_staff(
+    ctx: ServiceContext, *, username: str, email: str, password: str
+) -> User:
+    """Platform staff accounts are made from the command line only."""
+    username = normalize.username(username)
+    email = normalize.email(email)
+    problem = passwords.password_problem(password, username=username, email=email)
+    if problem:
+        raise InvalidInput(problem, field="password")
+    await _ensure_available(ctx, username=username, email=email)
+    now = ctx.now()
+    user = User(
+        username=username,
+        email=email,
+        display_name=username,
+        email_verified_at=now,
+        password_hash=await passwords.hash_password(ctx.settings, password),
+        is_staff=True,
+        created_at=now,
+        updated_at=now,
+    )
+    ctx.db.add(user)
+    await _flush_or_conflict(ctx)
+    audit.staff_created(ctx, user=user)
+    return user
+
+
+# --- internals ------------------------------------------------------------------------------
+
+
+async def _ensure_available(
+    ctx: ServiceContext, *, username: str | None = None, email: str | None = None
+) -> None:
+    if username is not None and await ctx.db.scalar(
+        select(exists().where(func.lower(User.username) == username))
+    ):
+        raise Conflict("That username is taken.", field="username")
+    if email is not None and await ctx.db.scalar(select(exists().where(User.email == email))):
+        raise Conflict("That email address cannot be used for a new account.", field="email")
+
+
+async def _flush_or_conflict(ctx: ServiceContext) -> None:
+    # Two sign-ups racing for one username both pass the check above; the constraint decides.
+    try:
+        await ctx.db.flush()
+    except IntegrityError as error:
+        text = str(error.orig).lower()
+        field = "username" if "username" in text else "email"
+        raise Conflict(f"That {field} is taken.", field=field) from None
+
+
+async def _send_verification(ctx: ServiceContext, user: User) -> None:
+    now = ctx.now()
+    token = new_token()
+    expires_at = now + timedelta(hours=ctx.settings.email_verification_hours)
+    ctx.db.add(
+        EmailVerification(
+            user_id=user.id,  # type: ignore[arg-type]
+            email=user.email,
+            token_hash=token_hash(ctx.settings.secret_key, token),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    send_email(
+        ctx,
+        to=user.email,
+        email=emails.verify_email(
+            base_url=ctx.settings.links_base_url,
+            username=user.username,
+            token=token,
+            expires_at=expires_at,
+        ),
+    )
+
+
+async def _open_session(ctx: ServiceContext, user: User) -> SignedIn:
+    """Start a fresh session (rotating any the request came with) and note new devices."""
+    now = ctx.now()
+    origin = ctx.actor.origin
+    if ctx.actor.session_id is not None:
+        await sessions.revoke_session(ctx.db, session_id=ctx.actor.session_id, now=now)
+    known_device = await ctx.db.scalar(
+        select(
+            exists().where(
+                UserSession.user_id == user.id,  # type: ignore[arg-type]
+                UserSession.user_agent == origin.user_agent,  # type: ignore[arg-type]
+            )
+        )
+    )
+    had_sessions = await ctx.db.scalar(
+        select(exists().where(UserSession.user_id == user.id))  # type: ignore[arg-type]
+    )
+    session, token = await sessions.start_session(
+        ctx.db, ctx.settings, user=user, origin=origin, now=now
+    )
+    if had_sessions and not known_device:
+        send_email(
+            ctx,
+            to=user.email,
+            email=emails.new_device_sign_in(
+                username=user.username, when=now,
+                ip_address=origin.ip_address, user_agent=origin.user_agent,
+            ),
+        )
+    audit.user_signed_in(ctx, user=user, session_id=session.id)
+    return SignedIn(user=user, session=session, token=token)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

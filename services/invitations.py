@@ -1,0 +1,188 @@
+"""Invitations: a manager invites an email address with a role; its holder accepts once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from auth import policy
+from auth.secrets import new_token, token_hash
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from models import Invitation, Member, Role, Team, User
+from services import audit, emails, normalize
+from services.context import ServiceContext
+from services.outbox import send_email
+from services.teams import MemberView, membership, members_by_id
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationView:
+    id: int
+    team_id: int
+    email: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime
+    invited_by_id: int | None
+
+
+async def invite(ctx: ServiceContext, *, team_id: int, email: str, role: Role) -> InvitationView:
+    manager = policy.require_team_manager(ctx.actor, await membership(ctx, team_id))
+    policy.check_grant(manager, role)
+    address = normalize.email(email)
+    now = ctx.now()
+    already_member = await ctx.db.scalar(
+        select(Member.id)
+        .join(User, User.id == Member.user_id)
+        .where(Member.team_id == team_id, User.email == address)
+    )
+    if already_member:
+        raise Conflict("Someone with that email is already a member.", field="email")
+    pending = await ctx.db.scalar(
+        select(Invitation.id).where(*_pending(now), Invitation.team_id == team_id,
+                                    Invitation.email == address)
+    )
+    if pending:
+        raise Conflict(
+            "That address already has a pending invitation; revoke it to send a new one.",
+            field="email",
+        )
+    team = await ctx.db.get(Team, team_id)
+    assert team is not None and ctx.actor.user is not None
+    token = new_token()
+    invitation = Invitation(
+        team_id=team_id,
+        email=address,
+        role=role,
+        token_hash=token_hash(ctx.settings.secret_key, token),
+        invited_by_id=ctx.actor.user_id,
+        created_at=now,
+        expires_at=now + timedelta(days=ctx.settings.invitation_days),
+    )
+    ctx.db.add(invitation)
+    await ctx.db.flush()
+    send_email(
+        ctx,
+        to=address,
+        email=emails.invitation(
+            base_url=ctx.settings.links_base_url,
+            team_name=team.name,
+            inviter=ctx.actor.user.display_name or ctx.actor.user.username,
+            role=role.value,
+            token=token,
+            expires_at=invitation.expires_at,
+        ),
+    )
+    audit.invitation_sent(ctx, invitation=invitation)
+    return _view(invitation)
+
+
+async def revoke(ctx: ServiceContext, *, invitation_id: int) -> InvitationView:
+    invitation = await ctx.db.get(Invitation, invitation_id)
+    own = await membership(ctx, invitation.team_id) if invitation else None
+    if invitation is None or own is None:
+        raise NotFound("No such invitation.", field="invitationId")
+    manager = policy.require_team_manager(ctx.actor, own)
+    policy.check_grant(manager, invitation.role)
+    if invitation.accepted_at is not None or invitation.revoked_at is not None:
+        raise InvalidInput("This invitation is no longer pending.", field="invitationId")
+    invitation.revoked_at = ctx.now()
+    audit.invitation_revoked(ctx, invitation=invitation)
+    return _view(invitation)
+
+
+async def accept(ctx: ServiceContext, *, token: str) -> MemberView:
+    user = policy.require_user(ctx.actor)
+    now = ctx.now()
+    invitation = (
+        await ctx.db.execute(
+            select(Invitation)
+            .where(Invitation.token_hash == token_hash(ctx.settings.secret_key, token))
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if invitation is None:
+        raise NotFound("This invitation link is not valid.", field="token")
+    if invitation.accepted_at is not None:
+        raise InvalidInput("This invitation was already used.", field="token")
+    if invitation.revoked_at is not None:
+        raise InvalidInput("This invitation was revoked.", field="token")
+    if invitation.expires_at <= now:
+        raise InvalidInput("This invitation has expired; ask for a new one.", field="token")
+    if invitation.email != user.email:
+        # A forwarded or leaked link must not let someone else in.
+        raise Forbidden(
+            "This invitation was sent to a different email address than your account's.",
+            field="token",
+        )
+    if await membership(ctx, invitation.team_id) is not None:
+        raise Conflict("You are already a member of this team.", field="token")
+    member = Member(team_id=invitation.team_id, user_id=user.id, role=invitation.role,  # type: ignore[arg-type]
+                    created_at=now)
+    ctx.db.add(member)
+    invitation.accepted_at = now
+    invitation.accepted_by_id = user.id
+    if user.email_verified_at is None:
+        # Opening the emailed link proves control of the address, as a verification link does.
+        user.email_verified_at = now
+    await ctx.db.flush()
+    audit.member_joined(ctx, member=member, invitation=invitation)
+    (view,) = await members_by_id(ctx, [member.id])  # type: ignore[list-item]
+    assert view is not None
+    return view
+
+
+async def pending_for_teams(
+    ctx: ServiceContext, team_ids: Sequence[int]
+) -> list[list[InvitationView]]:
+    """Pending invitations per team; the caller has checked policy.can_manage_members_role."""
+    rows = await ctx.db.execute(
+        select(Invitation)
+        .where(*_pending(ctx.now()), Invitation.team_id.in_(team_ids))  # type: ignore[attr-defined]
+        .order_by(Invitation.id)
+    )
+    by_team: dict[int, list[InvitationView]] = {team_id: [] for team_id in team_ids}
+    for invitation in rows.scalars():
+        by_team[invitation.team_id].append(_view(invitation))
+    return [by_team[team_id] for team_id in team_ids]
+
+
+async def invitations_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[InvitationView | None]:
+    """For node(id:): only managers of the invitation's team see it."""
+    if ctx.actor.user_id is None or not ids:
+        return [None for _ in ids]
+    managed = select(Member.team_id).where(
+        Member.user_id == ctx.actor.user_id,
+        Member.role.in_(list(policy.MANAGER_ROLES)),  # type: ignore[attr-defined]
+    )
+    rows = await ctx.db.execute(
+        select(Invitation).where(
+            Invitation.id.in_(set(ids)),  # type: ignore[union-attr]
+            Invitation.team_id.in_(managed),  # type: ignore[attr-defined]
+        )
+    )
+    found = {invitation.id: _view(invitation) for invitation in rows.scalars()}
+    return [found.get(invitation_id) for invitation_id in ids]
+
+
+def _pending(now: datetime) -> tuple:  # type: ignore[type-arg]
+    return (
+        Invitation.accepted_at.is_(None),  # type: ignore[union-attr]
+        Invitation.revoked_at.is_(None),  # type: ignore[union-attr]
+        Invitation.expires_at > now,
+    )
+
+
+def _view(invitation: Invitation) -> InvitationView:
+    return InvitationView(
+        id=invitation.id,  # type: ignore[arg-type]
+        team_id=invitation.team_id,
+        email=invitation.email,
+        role=Role(invitation.role),
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+        invited_by_id=invitation.invited_by_id,
+    )

@@ -1,0 +1,133 @@
+"""Parsing and normalizing user input. Each function returns the clean value or raises
+InvalidInput naming the field, so bad input never reaches the database."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import date
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+
+from core.errors import InvalidInput
+
+USERNAME_RE = re.compile(r"^[a-z0-9_-]{3,39}$")
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,37}[a-z0-9])$")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+# Usernames that would be confusing or impersonate the platform.
+RESERVED_USERNAMES = frozenset({"admin", "administrator", "root", "staff", "support", "orgward",
+                                "system", "security", "help", "api", "graphql", "me", "viewer"})
+
+
+def username(value: str, field: str = "username") -> str:
+    cleaned = value.strip().lower()
+    if not USERNAME_RE.fullmatch(cleaned):
+        raise InvalidInput(
+            "A username has 3 to 39 characters: letters a-z, digits, '-' and '_'.", field=field
+        )
+    if cleaned in RESERVED_USERNAMES:
+        raise InvalidInput("That username is reserved.", field=field)
+    return cleaned
+
+
+def email(value: str, field: str = "email") -> str:
+    if len(value) > 254:
+        raise InvalidInput("That email address is too long.", field=field)
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidInput(f"That is not a valid email address: {error}", field=field) from None
+    return result.normalized.lower()
+
+
+def email_domain(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def slug(value: str, field: str = "slug") -> str:
+    cleaned = value.strip().lower()
+    if not SLUG_RE.fullmatch(cleaned) or "--" in cleaned:
+        raise InvalidInput(
+            "A slug has 3 to 39 characters: letters a-z, digits and single '-' inside.",
+            field=field,
+        )
+    return cleaned
+
+
+def slug_from_name(name: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:39].strip("-")
+    return base if len(base) >= 3 else f"team-{base}".strip("-")
+
+
+def text(value: str, field: str, *, max_length: int, required: bool = False) -> str:
+    cleaned = " ".join(value.split())
+    if required and not cleaned:
+        raise InvalidInput("This cannot be empty.", field=field)
+    if len(cleaned) > max_length:
+        raise InvalidInput(f"Use at most {max_length} characters.", field=field)
+    if any(ord(ch) < 32 for ch in cleaned):
+        raise InvalidInput("Control characters are not allowed.", field=field)
+    return cleaned
+
+
+def optional_text(value: str | None, field: str, *, max_length: int) -> str | None:
+    if value is None:
+        return None
+    return text(value, field, max_length=max_length) or None
+
+
+def country(value: str | None, field: str = "country") -> str | None:
+    if value is None or not value.strip():
+        return None
+    cleaned = value.strip().upper()
+    if not COUNTRY_RE.fullmatch(cleaned):
+        raise InvalidInput("Use a two-letter ISO 3166 country code, like DE.", field=field)
+    return cleaned
+
+
+def locale(value: str | None, field: str = "locale") -> str | None:
+    if value is None or not value.strip():
+        return None
+    cleaned = value.strip()
+    if len(cleaned) > 35 or not LOCALE_RE.fullmatch(cleaned):
+        raise InvalidInput("Use a language tag like en or pt-BR.", field=field)
+    return cleaned
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone(value: str | None, field: str = "timeZone") -> str | None:
+    if value is None or not value.strip():
+        return None
+    cleaned = value.strip()
+    if cleaned not in _time_zones():
+        raise InvalidInput("Use an IANA time zone like Europe/Berlin.", field=field)
+    return cleaned
+
+
+def https_url(value: str | None, field: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    cleaned = value.strip()
+    parts = urlsplit(cleaned)
+    if len(cleaned) > 2048 or parts.scheme != "https" or not parts.netloc:
+        raise InvalidInput("Use an https:// URL.", field=field)
+    return cleaned
+
+
+def birth_date(value: date, today: date, field: str = "birthDate") -> date:
+    if value > today:
+        raise InvalidInput("A birth date cannot be in the future.", field=field)
+    if value.year < today.year - 130:
+        raise InvalidInput("That birth date is not plausible.", field=field)
+    return value
+
+
+def age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))

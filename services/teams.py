@@ -1,0 +1,337 @@
+"""Teams and their members: create, read, change roles, remove, leave, contact [P15]."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from auth import policy
+from core.errors import Conflict, InvalidInput, NotFound
+from models import Member, Role, Team, User, UserStatus
+from services import audit, emails, normalize
+from services.context import ServiceContext
+from services.outbox import send_email
+from services.pages import Page, PageRequest
+from services.users import USER_COLUMNS, UserView, user_view
+
+ROLE_ORDER = {Role.OWNER: 0, Role.ADMIN: 1, Role.BILLING: 2, Role.MEMBER: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class TeamView:
+    """A team as seen by a viewer who passed policy.team_visible."""
+
+    id: int
+    slug: str
+    name: str
+    created_at: datetime
+    viewer_role: Role | None
+
+    @property
+    def viewer_manages(self) -> bool:
+        return self.viewer_role in policy.MANAGER_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    id: int
+    team_id: int
+    role: Role
+    joined_at: datetime
+    user: UserView
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+async def membership(ctx: ServiceContext, team_id: int) -> Member | None:
+    if ctx.actor.user_id is None:
+        return None
+    return (
+        await ctx.db.execute(
+            select(Member).where(Member.team_id == team_id, Member.user_id == ctx.actor.user_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def find_team(
+    ctx: ServiceContext, *, team_id: int | None = None, slug: str | None = None
+) -> TeamView | None:
+    """The team if the viewer may see it; None otherwise (never revealing that it exists)."""
+    if ctx.actor.user is None:
+        return None
+    statement = select(Team, Member.role).outerjoin(
+        Member, (Member.team_id == Team.id) & (Member.user_id == ctx.actor.user_id)
+    )
+    if team_id is not None:
+        statement = statement.where(Team.id == team_id)
+    elif slug is not None:
+        statement = statement.where(Team.slug == slug.strip().lower()[:39])
+    else:
+        return None
+    found = (await ctx.db.execute(statement)).first()
+    if found is None:
+        return None
+    team, role = found
+    if role is None and not ctx.actor.is_staff:
+        return None
+    return _team_view(team, role)
+
+
+async def viewer_teams(ctx: ServiceContext, page: PageRequest) -> Page[TeamView]:
+    user = policy.require_user(ctx.actor)
+    statement = (
+        select(Member.id, Team, Member.role)
+        .join(Team, Team.id == Member.team_id)
+        .where(Member.user_id == user.id)
+        .order_by(Member.id)
+        .limit(page.first + 1)
+    )
+    if page.after is not None:
+        statement = statement.where(Member.id > page.after)
+    rows = await ctx.db.execute(statement)
+    return Page.from_rows([(key, _team_view(team, role)) for key, team, role in rows], page)
+
+
+async def member_pages(
+    ctx: ServiceContext, teams: Sequence[TeamView], page: PageRequest
+) -> list[Page[MemberView]]:
+    """One page of members for each team, in a single query however many teams there are."""
+    if not teams:
+        return []
+    team_ids = [team.id for team in teams]
+    ranked = select(
+        Member.id.label("member_id"),  # type: ignore[union-attr]
+        Member.team_id,
+        Member.role,
+        Member.created_at.label("joined_at"),  # type: ignore[attr-defined]
+        *USER_COLUMNS,
+        func.row_number()
+        .over(partition_by=Member.team_id, order_by=Member.id)
+        .label("position"),
+    ).join(User, User.id == Member.user_id).where(Member.team_id.in_(team_ids))  # type: ignore[attr-defined]
+    if page.after is not None:
+        ranked = ranked.where(Member.id > page.after)
+    if len(team_ids) == 1:
+        # One team: a plain LIMIT lets the database stop early instead of ranking every row.
+        statement = ranked.order_by(Member.id).limit(page.first + 1)
+    else:
+        sub = ranked.subquery()
+        statement = (
+            select(sub)
+            .where(sub.c.position <= page.first + 1)
+            .order_by(sub.c.team_id, sub.c.member_id)
+        )
+    by_team: dict[int, list[tuple[int, MemberView]]] = {team_id: [] for team_id in team_ids}
+    for row in await ctx.db.execute(statement):
+        by_team[row.team_id].append((row.member_id, _member_view(ctx, row)))
+    return [Page.from_rows(by_team[team_id], page) for team_id in team_ids]
+
+
+async def member_counts(ctx: ServiceContext, team_ids: Sequence[int]) -> list[int]:
+    rows = await ctx.db.execute(
+        select(Member.team_id, func.count())
+        .where(Member.team_id.in_(team_ids))  # type: ignore[attr-defined]
+        .group_by(Member.team_id)
+    )
+    counts = dict(rows.tuples().all())
+    return [counts.get(team_id, 0) for team_id in team_ids]
+
+
+async def contacts(ctx: ServiceContext, team: TeamView) -> list[MemberView]:
+    """[P15] Every member may list the team's owners, admins and billing contacts."""
+    rows = await ctx.db.execute(
+        select(
+            Member.id.label("member_id"),  # type: ignore[union-attr]
+            Member.team_id,
+            Member.role,
+            Member.created_at.label("joined_at"),  # type: ignore[attr-defined]
+            *USER_COLUMNS,
+        )
+        .join(User, User.id == Member.user_id)
+        .where(Member.team_id == team.id, Member.role != Role.MEMBER)
+        .order_by(Member.id)
+    )
+    views = [_member_view(ctx, row) for row in rows]
+    return sorted(views, key=lambda view: (ROLE_ORDER[view.role], view.user.username))
+
+
+async def members_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[MemberView | None]:
+    """Members of teams the viewer belongs to (or any, for staff), in one query."""
+    if ctx.actor.user is None or not ids:
+        return [None for _ in ids]
+    statement = (
+        select(
+            Member.id.label("member_id"),  # type: ignore[union-attr]
+            Member.team_id,
+            Member.role,
+            Member.created_at.label("joined_at"),  # type: ignore[attr-defined]
+            *USER_COLUMNS,
+        )
+        .join(User, User.id == Member.user_id)
+        .where(Member.id.in_(set(ids)))  # type: ignore[union-attr]
+    )
+    if not ctx.actor.is_staff:
+        viewer_teams = select(Member.team_id).where(Member.user_id == ctx.actor.user_id)
+        statement = statement.where(Member.team_id.in_(viewer_teams))  # type: ignore[attr-defined]
+    found = {row.member_id: _member_view(ctx, row) for row in await ctx.db.execute(statement)}
+    return [found.get(member_id) for member_id in ids]
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+async def create_team(ctx: ServiceContext, *, name: str, slug: str | None) -> TeamView:
+    user = policy.require_user(ctx.actor)
+    clean_name = normalize.text(name, "name", max_length=100, required=True)
+    clean_slug = normalize.slug(slug if slug else normalize.slug_from_name(clean_name))
+    if await ctx.db.scalar(select(func.count()).where(Team.slug == clean_slug)):
+        raise Conflict("That slug is taken.", field="slug")
+    now = ctx.now()
+    team = Team(slug=clean_slug, name=clean_name, created_at=now, updated_at=now)
+    ctx.db.add(team)
+    try:
+        await ctx.db.flush()
+    except IntegrityError:
+        raise Conflict("That slug is taken.", field="slug") from None
+    ctx.db.add(Member(team_id=team.id, user_id=user.id, role=Role.OWNER, created_at=now))  # type: ignore[arg-type]
+    audit.team_created(ctx, team=team)
+    await ctx.db.flush()
+    return _team_view(team, Role.OWNER)
+
+
+async def update_team(ctx: ServiceContext, *, team_id: int, name: str) -> TeamView:
+    manager = policy.require_team_manager(ctx.actor, await membership(ctx, team_id))
+    team = await ctx.db.get(Team, team_id)
+    assert team is not None
+    team.name = normalize.text(name, "name", max_length=100, required=True)
+    team.updated_at = ctx.now()
+    audit.team_updated(ctx, team=team, fields=["name"])
+    return _team_view(team, manager.role)
+
+
+async def change_role(ctx: ServiceContext, *, member_id: int, role: Role) -> MemberView:
+    target = await _member_for_update(ctx, member_id)
+    manager = policy.require_team_manager(ctx.actor, await membership(ctx, target.team_id))
+    policy.check_manage_member(manager, target)
+    policy.check_grant(manager, role)
+    if target.role == role:
+        return await _member_view_by_id(ctx, member_id)
+    policy.check_keeps_an_owner(target, role, await _owner_count(ctx, target.team_id))
+    old_role = target.role
+    target.role = role
+    await ctx.db.flush()
+    audit.member_role_changed(ctx, member=target, old_role=old_role)
+    return await _member_view_by_id(ctx, member_id)
+
+
+async def remove_member(ctx: ServiceContext, *, member_id: int) -> None:
+    target = await _member_for_update(ctx, member_id)
+    manager = policy.require_team_manager(ctx.actor, await membership(ctx, target.team_id))
+    if manager.id == target.id:
+        raise InvalidInput("To remove yourself, leave the team.", field="memberId")
+    policy.check_manage_member(manager, target)
+    policy.check_keeps_an_owner(target, None, await _owner_count(ctx, target.team_id))
+    audit.member_removed(ctx, member=target)
+    await ctx.db.delete(target)
+    await ctx.db.flush()
+
+
+async def leave_team(ctx: ServiceContext, *, team_id: int) -> None:
+    policy.require_user(ctx.actor)
+    own = await membership(ctx, team_id)
+    policy.require_team_view(ctx.actor, own)
+    if own is None:
+        raise NotFound("You are not a member of this team.", field="teamId")
+    policy.check_keeps_an_owner(own, None, await _owner_count(ctx, team_id))
+    audit.member_left(ctx, member=own)
+    await ctx.db.delete(own)
+    await ctx.db.flush()
+
+
+async def contact_admins(ctx: ServiceContext, *, team_id: int, subject: str, message: str) -> int:
+    """[P15] Send a message to the team's owners and admins; returns how many were written to."""
+    sender = policy.require_user(ctx.actor)
+    team = await find_team(ctx, team_id=team_id)
+    if team is None or team.viewer_role is None:
+        raise NotFound("No such team.", field="teamId")
+    clean_subject = normalize.text(subject, "subject", max_length=150, required=True)
+    body = message.strip()
+    if not body or len(body) > 5000:
+        raise InvalidInput("Write a message of 1 to 5000 characters.", field="message")
+    recipients = (
+        await ctx.db.execute(
+            select(User.email)
+            .join(Member, Member.user_id == User.id)
+            .where(
+                Member.team_id == team_id,
+                Member.role.in_([Role.OWNER, Role.ADMIN]),  # type: ignore[attr-defined]
+                User.status == UserStatus.ACTIVE,
+                User.id != sender.id,
+            )
+        )
+    ).scalars().all()
+    for address in recipients:
+        send_email(
+            ctx,
+            to=address,
+            email=emails.team_contact(
+                team_name=team.name, sender=sender.username, subject=clean_subject, message=body
+            ),
+            reply_to=sender.email,
+        )
+    audit.team_contacted(ctx, team_id=team_id, recipients=len(recipients))
+    return len(recipients)
+
+
+# --- internals ------------------------------------------------------------------------------
+
+
+def _team_view(team: Team, role: Role | None) -> TeamView:
+    return TeamView(
+        id=team.id,  # type: ignore[arg-type]
+        slug=team.slug,
+        name=team.name,
+        created_at=team.created_at,
+        viewer_role=Role(role) if role is not None else None,
+    )
+
+
+def _member_view(ctx: ServiceContext, row: object) -> MemberView:
+    return MemberView(
+        id=row.member_id,  # type: ignore[attr-defined]
+        team_id=row.team_id,  # type: ignore[attr-defined]
+        role=Role(row.role),  # type: ignore[attr-defined]
+        joined_at=row.joined_at,  # type: ignore[attr-defined]
+        user=user_view(ctx.actor, row),
+    )
+
+
+async def _member_view_by_id(ctx: ServiceContext, member_id: int) -> MemberView:
+    (view,) = await members_by_id(ctx, [member_id])
+    assert view is not None
+    return view
+
+
+async def _member_for_update(ctx: ServiceContext, member_id: int) -> Member:
+    target = (
+        await ctx.db.execute(select(Member).where(Member.id == member_id).with_for_update())
+    ).scalar_one_or_none()
+    if target is None or await membership(ctx, target.team_id) is None:
+        # Another team's member looks exactly like a missing one.
+        raise NotFound("No such member.", field="memberId")
+    return target
+
+
+async def _owner_count(ctx: ServiceContext, team_id: int) -> int:
+    # Lock the owner rows so two owners demoting each other at once cannot both succeed.
+    owners = await ctx.db.execute(
+        select(Member.id)
+        .where(Member.team_id == team_id, Member.role == Role.OWNER)
+        .with_for_update()
+    )
+    return len(owners.all())

@@ -1,0 +1,89 @@
+"""Read side of accounts: what a viewer may see of a user."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from auth import policy
+from auth.actor import Actor
+from models import User, UserStatus
+from services.context import ServiceContext
+
+# Exactly the columns a UserView needs, so hot reads never load a whole row.
+USER_COLUMNS = (
+    User.id, User.username, User.display_name, User.email, User.email_public,
+    User.email_verified_at, User.avatar_url, User.company, User.job_title, User.status,
+    User.created_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """A user as one viewer may see them; `email` is None where policy hides it [P1]."""
+
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    email_verified: bool
+    avatar_url: str | None
+    company: str | None
+    job_title: str | None
+    status: UserStatus
+    created_at: datetime
+
+
+def user_view(actor: Actor, row: Any) -> UserView:
+    """Build from a User or a row of USER_COLUMNS (attribute access works on both)."""
+    visible = policy.email_visible(actor.user, row.id, row.email_public)
+    return UserView(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        email=row.email if visible else None,
+        email_verified=visible and row.email_verified_at is not None,
+        avatar_url=row.avatar_url,
+        company=row.company,
+        job_title=row.job_title,
+        status=UserStatus(row.status),
+        created_at=row.created_at,
+    )
+
+
+async def users_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[UserView | None]:
+    """Any signed-in viewer may look up a user (usernames are public); in one query."""
+    if ctx.actor.user is None or not ids:
+        return [None for _ in ids]
+    rows = await ctx.db.execute(
+        select(*USER_COLUMNS).where(
+            User.id.in_(set(ids)),  # type: ignore[union-attr]
+            User.status != UserStatus.DELETED,
+        )
+    )
+    found = {row.id: user_view(ctx.actor, row) for row in rows}
+    return [found.get(user_id) for user_id in ids]
+
+
+def viewer_view(actor: Actor) -> UserView | None:
+    return user_view(actor, actor.user) if actor.user else None
+
+
+
+
+async def user_by_username(ctx: ServiceContext, username: str) -> UserView | None:
+    if ctx.actor.user is None:
+        return None
+    row = (
+        await ctx.db.execute(
+            select(*USER_COLUMNS).where(
+                User.username == username.strip().lower()[:39],
+                User.status != UserStatus.DELETED,
+            )
+        )
+    ).first()
+    return user_view(ctx.actor, row) if row else None

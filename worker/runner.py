@@ -1,0 +1,44 @@
+"""The worker loop: every sweep, again and again; any number of workers may run at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from worker.context import WorkerContext
+from worker.outbox import deliver_outbox
+from worker.sweeps import purge_expired_credentials
+
+log = structlog.get_logger(__name__)
+
+Sweep = Callable[[WorkerContext], Awaitable[int]]
+
+SWEEPS: dict[str, Sweep] = {
+    "outbox": deliver_outbox,
+    "purge_expired_credentials": purge_expired_credentials,
+}
+
+
+async def run_once(ctx: WorkerContext, sweeps: dict[str, Sweep] | None = None) -> dict[str, int]:
+    """Run each sweep once; a failing sweep is logged and does not stop the others."""
+    done: dict[str, int] = {}
+    for name, sweep in (sweeps or SWEEPS).items():
+        try:
+            done[name] = await sweep(ctx)
+        except Exception:
+            log.exception("worker.sweep_failed", sweep=name)
+            done[name] = -1
+    return done
+
+
+async def run_forever(ctx: WorkerContext, stop: asyncio.Event) -> None:
+    log.info("worker.started", interval=ctx.settings.worker_interval_seconds)
+    while not stop.is_set():
+        await run_once(ctx)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=ctx.settings.worker_interval_seconds)
+        except TimeoutError:
+            pass
+    log.info("worker.stopped")
