@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 
 import typer
 
@@ -130,10 +129,7 @@ def create_staff(
     from services.context import ServiceContext
 
     settings = _settings()
-    password = getpass.getpass("Password: ")
-    if password != getpass.getpass("Repeat password: "):
-        typer.echo("The passwords differ.", err=True)
-        raise typer.Exit(2)
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def run() -> None:
         engine = create_engine(settings)
@@ -157,3 +153,7 @@ def create_staff(
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()
