@@ -10,7 +10,8 @@ import orjson
 import structlog
 from graphql import ExecutionResult
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from cross_web import HTTPException
@@ -19,7 +20,7 @@ from strawberry.types.unset import UNSET
 
 from api.context import RequestContext
 from api.state import AppState
-from auth import sessions
+from auth import bearer, sessions
 from auth.actor import Actor, Origin
 
 log = structlog.get_logger("orgward.http")
@@ -50,7 +51,9 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
             user_agent=request.headers.get("user-agent"),
             request_id=request_id,
         )
-        self._check_origin(request)
+        authorization = request.headers.get("authorization")
+        if authorization is None:
+            self._check_origin(request)
         db = state.sessions()
         context = RequestContext(
             request=request, response=response, db=db, actor=Actor.anonymous(origin),
@@ -58,7 +61,12 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         )
         request.state.orgward = context
         token = request.cookies.get(settings.session_cookie_name)
-        if token:
+        if authorization is not None:
+            context.actor = await bearer.authenticate(
+                db, settings, token=bearer.parse_authorization(authorization), origin=origin,
+                now=state.clock.now(),
+            )
+        elif token:
             found = await sessions.authenticate(db, settings, token=token, now=state.clock.now())
             if found is not None:
                 user, session = found
@@ -90,6 +98,20 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
                 405, "Cookie-authenticated GraphQL requests must use POST, not GET."
             )
         return await super().execute_operation(request, request_adapter, *args, **kwargs)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await PlainTextResponse("Not found", status_code=404)(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = PlainTextResponse(error.reason, status_code=error.status_code)
+        except bearer.BearerError as error:
+            response = PlainTextResponse(error.description, status_code=401,
+                                         headers={"www-authenticate": error.challenge})
+        await response(scope, receive, send)
 
     # --- one transaction per request ------------------------------------------------------
 

@@ -199,3 +199,33 @@ async def test_graphiql_in_development(world: World) -> None:
     async with _http(world, accept="text/html") as http:
         page = await http.get("/graphql")
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+async def test_bearer_tokens_with_a_bad_checksum_are_refused_with_401(world: World) -> None:
+    from auth import token_format
+
+    good = token_format.new_token(token_format.TokenKind.PERSONAL)
+    mistyped = good[:-1] + ("A" if good[-1] != "A" else "B")
+    async with _http(world) as http:
+        for token in (mistyped, "owp_short", "ghp_" + "a" * 36):
+            response = await http.post("/graphql", json={"query": VIEWER},
+                                       headers={"authorization": f"Bearer {token}"})
+            assert response.status_code == 401
+            assert 'error="invalid_token"' in response.headers["www-authenticate"]
+        wrong_scheme = await http.post("/graphql", json={"query": VIEWER},
+                                       headers={"authorization": "Basic dXNlcjpwYXNz"})
+    assert wrong_scheme.status_code == 401
+    assert 'error="invalid_request"' in wrong_scheme.headers["www-authenticate"]
+
+
+async def test_well_formed_but_unknown_bearer_tokens_are_refused(world: World) -> None:
+    from auth import token_format
+
+    token = token_format.new_token(token_format.TokenKind.INSTALLATION)
+    assert token_format.parse(token) is token_format.TokenKind.INSTALLATION
+    async with _http(world) as http:
+        # Bearer requests are exempt from the cookie CSRF rule (no Origin), and may use GET.
+        response = await http.get("/graphql", params={"query": VIEWER},
+                                  headers={"authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "unknown" in response.text

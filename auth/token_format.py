@@ -1,0 +1,50 @@
+"""The shape of Orgward API tokens (SPEC 6): a prefix per kind, 30 random base62 characters and
+a 6-character base62 CRC32 of the random part, so scanners can recognise leaked tokens offline
+and a mistyped token is refused before any database work."""
+
+from __future__ import annotations
+
+import secrets
+import zlib
+from enum import StrEnum
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+RANDOM_LENGTH = 30
+CHECKSUM_LENGTH = 6
+
+
+class TokenKind(StrEnum):
+    PERSONAL = "owp"
+    INSTALLATION = "owi"
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, remainder = divmod(number, 62)
+        digits.append(ALPHABET[remainder])
+    return "".join(reversed(digits))
+
+
+def checksum(random_part: str) -> str:
+    return _base62(zlib.crc32(random_part.encode()), CHECKSUM_LENGTH)
+
+
+def new_token(kind: TokenKind) -> str:
+    random_part = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+    return f"{kind.value}_{random_part}{checksum(random_part)}"
+
+
+def parse(token: str) -> TokenKind | None:
+    """The token's kind if it is well formed with a valid checksum, else None."""
+    prefix, sep, rest = token.partition("_")
+    if not sep or len(rest) != RANDOM_LENGTH + CHECKSUM_LENGTH:
+        return None
+    try:
+        kind = TokenKind(prefix)
+    except ValueError:
+        return None
+    if any(ch not in ALPHABET for ch in rest):
+        return None
+    random_part, check = rest[:RANDOM_LENGTH], rest[RANDOM_LENGTH:]
+    return kind if secrets.compare_digest(checksum(random_part), check) else None
