@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from api import health
 from api.http import OrgwardGraphQL
+from api.limits_http import BodySizeLimit
 from api.metrics import MetricsMiddleware
 from api.schema import create_schema
 from api.state import AppState
@@ -63,7 +64,7 @@ def create_app(
                 await worker
             await engine.dispose()
 
-    middleware = [Middleware(MetricsMiddleware)]
+    middleware = [Middleware(MetricsMiddleware), Middleware(BodySizeLimit)]
     if settings.allowed_origins:
         middleware.append(Middleware(
             CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True,

@@ -229,3 +229,19 @@ async def test_well_formed_but_unknown_bearer_tokens_are_refused(world: World) -
                                   headers={"authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert "unknown" in response.text
+
+
+async def test_oversized_bodies_are_refused_before_parsing(world: World) -> None:
+    huge = "x" * 1_100_000
+    async with _http(world) as http:
+        response = await http.post("/graphql", json={"query": VIEWER, "variables": {"x": huge}})
+    assert response.status_code == 413
+
+
+async def test_non_json_bodies_are_refused(world: World) -> None:
+    async with _http(world) as http:
+        form = await http.post("/graphql", data={"query": VIEWER})
+        broken = await http.post("/graphql", content=b"{not json",
+                                 headers={"content-type": "application/json"})
+    assert form.status_code == 400
+    assert broken.status_code == 400
