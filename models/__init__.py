@@ -1,6 +1,6 @@
 """SQLModel tables. Importing this package registers every table on the shared metadata."""
 
-from models.audit import AuditEvent
+from models.audit import AuditChain, AuditEvent
 from models.base import metadata
 from models.email_verification import EmailVerification
 from models.outbox import OutboxMessage
@@ -10,6 +10,7 @@ from models.throttle import Throttle
 from models.user import User, UserStatus
 
 __all__ = [
+    "AuditChain",
     "AuditEvent",
     "EmailVerification",
     "Invitation",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import Id, UTCDateTime
@@ -13,7 +13,10 @@ class AuditEvent(SQLModel, table=True):
     """Append-only record of an administrative or security-relevant action."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_team_id_id", "team_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_event_team_id_id", "team_id", "id"),
+        UniqueConstraint("chain_key", "chain_seq"),
+    )
 
     id: int | None = Field(default=None, sa_type=Id, primary_key=True)
     action: str = Field(sa_type=String(64))
@@ -32,3 +35,19 @@ class AuditEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_type=String(255))
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Hash chain (SPEC 9): each event hashes its predecessor in the same chain (one per team,
+    # or per user for events outside teams), so a changed or deleted row is detectable.
+    chain_key: str = Field(default="", sa_type=String(40))
+    chain_seq: int = Field(default=0, sa_type=Id)
+    prev_hash: str = Field(default="", sa_type=String(64))
+    hash: str = Field(default="", sa_type=String(64))
+
+
+class AuditChain(SQLModel, table=True):
+    """The head of one hash chain; appending locks this row so a chain never forks."""
+
+    __tablename__ = "audit_chain"
+
+    key: str = Field(sa_type=String(40), primary_key=True)
+    seq: int = Field(default=0, sa_type=Id)
+    last_hash: str = Field(default="", sa_type=String(64))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AuditEvent, Invitation, Member, Role, Team, User
+from services import audit_chain
 from services.context import ServiceContext
 
 
@@ -34,26 +35,28 @@ def _record(
         created_at=ctx.now(),
     )
     ctx.db.add(event)
+    audit_chain.track(ctx.db, event)
     return event
 
 
 async def sign_in_failed(ctx: ServiceContext, *, user_id: int | None) -> None:
-    # Written on its own connection and committed at once: the request's transaction is
+    # Written in a session of its own and committed at once: the request's transaction is
     # rolled back because the sign-in failed, but the attempt must stay on record.
     origin = ctx.actor.origin
-    async with ctx.engine.begin() as connection:
-        await connection.execute(
-            insert(AuditEvent).values(
-                action="user.sign_in_failed",
-                actor_kind="anonymous",
-                target_type="user" if user_id is not None else None,
-                target_id=user_id,
-                ip_address=origin.ip_address,
-                user_agent=origin.user_agent,
-                details={},
-                created_at=ctx.now(),
-            )
+    async with AsyncSession(ctx.engine, expire_on_commit=False) as db:
+        event = AuditEvent(
+            action="user.sign_in_failed",
+            actor_kind="anonymous",
+            target_type="user" if user_id is not None else None,
+            target_id=user_id,
+            ip_address=origin.ip_address,
+            user_agent=origin.user_agent,
+            details={},
+            created_at=ctx.now(),
         )
+        db.add(event)
+        audit_chain.track(db, event)
+        await db.commit()
 
 
 def user_signed_up(ctx: ServiceContext, *, user: User) -> None:
