@@ -8,13 +8,13 @@ from typing import Any
 
 import orjson
 import structlog
+from cross_web import HTTPException
 from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
-from cross_web import HTTPException
 from strawberry.schema.base import BaseSchema
 from strawberry.types.unset import UNSET
 
@@ -48,7 +48,8 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         request_id = supplied_id if REQUEST_ID.match(supplied_id) else uuid.uuid4().hex
         origin = Origin(
             ip_address=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
+            # Cut to the column size once here, for sessions and audit events alike.
+            user_agent=(request.headers.get("user-agent") or "")[:512] or None,
             request_id=request_id,
         )
         authorization = request.headers.get("authorization")
@@ -190,6 +191,10 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         media_type = sub_response.media_type or JSON
         response.headers["content-type"] = f"{media_type}; charset=utf-8"
         return response
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses unpaired surrogates, which no database could store.
+        return orjson.loads(data)
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)

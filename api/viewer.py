@@ -64,7 +64,9 @@ class Viewer:
     async def teams(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> TeamConnection:
-        page = await teams.viewer_teams(info.context.service, PageRequest.of(first, from_cursor(after)))
+        page = await teams.viewer_teams(
+            info.context.service, PageRequest.of(first, from_cursor(after))
+        )
         edges, page_info = connection_edges(page, Team.from_view)
         return TeamConnection(edges=edges, page_info=page_info)
 

@@ -31,11 +31,23 @@ async def hash_password(settings: Settings, password: str) -> str:
 async def verify_password(settings: Settings, password_hash: str | None, password: str) -> bool:
     """Constant work whether or not the account has a password, so timing reveals nothing."""
     target = password_hash or _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_kib)
+    # Text that is not valid Unicode (unpaired surrogates) cannot be any password; check the
+    # dummy's bytes instead so the answer still takes the usual time.
+    usable = _encodable(password)
+    secret = password if usable else "orgward-not-a-password"
     try:
-        ok = await asyncio.to_thread(hasher(settings).verify, target, password)
+        ok = await asyncio.to_thread(hasher(settings).verify, target, secret)
     except (VerificationError, InvalidHashError):
         return False
-    return bool(ok) and password_hash is not None
+    return bool(ok) and bool(password_hash) and usable
+
+
+def needs_rehash(settings: Settings, password_hash: str) -> bool:
+    """Whether a hash was made with other parameters (or another algorithm) than today's."""
+    try:
+        return hasher(settings).check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
 
 
 @lru_cache(maxsize=4)
@@ -49,9 +61,19 @@ def password_problem(password: str, *, username: str, email: str) -> str | None:
         return f"Use at least {MIN_LENGTH} characters."
     if len(password) > MAX_LENGTH:
         return f"Use at most {MAX_LENGTH} characters."
+    if not _encodable(password):
+        return "The password contains characters that are not valid text."
     lowered = password.lower()
     if lowered in {username.lower(), email.lower()}:
         return "The password must not be your username or email."
     if len(set(password)) < 4:
         return "The password is too easy to guess."
     return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

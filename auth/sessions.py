@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from auth.actor import Origin
 from auth.secrets import new_token, token_hash
@@ -14,6 +15,25 @@ from models import User, UserSession, UserStatus
 
 # last_seen_at is refreshed at most this often, so reads do not each cost a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+MAX_USER_AGENT = 512
+
+
+def device(origin: Origin) -> str | None:
+    """The user agent as a session stores it, and as new devices are recognized by."""
+    return (origin.user_agent or "")[:MAX_USER_AGENT] or None
+
+
+async def is_new_device(db: AsyncSession, *, user_id: int, origin: Origin) -> bool:
+    """Whether the user has sessions, none of them from this device (a first sign-in is not
+    a new device: there is nobody to warn yet)."""
+    agent = device(origin)
+    user_agent = col(UserSession.user_agent)
+    same_device = user_agent.is_(None) if agent is None else user_agent == agent
+    mine = col(UserSession.user_id) == user_id
+    had_sessions, known = (
+        await db.execute(select(exists().where(mine), exists().where(mine, same_device)))
+    ).one()
+    return bool(had_sessions) and not known
 
 
 async def start_session(
@@ -24,7 +44,7 @@ async def start_session(
         user_id=user.id,  # type: ignore[arg-type]
         token_hash=token_hash(settings.secret_key, token),
         ip_address=origin.ip_address,
-        user_agent=(origin.user_agent or "")[:512] or None,
+        user_agent=device(origin),
         created_at=now,
         last_seen_at=now,
         expires_at=now + timedelta(days=settings.session_lifetime_days),
@@ -43,12 +63,12 @@ async def authenticate(
     found = (
         await db.execute(
             select(User, UserSession)
-            .join(UserSession, UserSession.user_id == User.id)  # type: ignore[arg-type]
+            .join(UserSession, col(UserSession.user_id) == User.id)
             .where(
-                UserSession.token_hash == token_hash(settings.secret_key, token),
-                UserSession.revoked_at.is_(None),  # type: ignore[union-attr]
-                UserSession.expires_at > now,
-                User.status == UserStatus.ACTIVE,
+                col(UserSession.token_hash) == token_hash(settings.secret_key, token),
+                col(UserSession.revoked_at).is_(None),
+                col(UserSession.expires_at) > now,
+                col(User.status) == UserStatus.ACTIVE,
             )
         )
     ).first()
@@ -63,7 +83,7 @@ async def authenticate(
 async def revoke_session(db: AsyncSession, *, session_id: int, now: datetime) -> None:
     await db.execute(
         update(UserSession)
-        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .where(col(UserSession.id) == session_id, col(UserSession.revoked_at).is_(None))
         .values(revoked_at=now)
     )
 
@@ -72,10 +92,10 @@ async def revoke_all_sessions(
     db: AsyncSession, *, user_id: int, now: datetime, keep_session_id: int | None = None
 ) -> int:
     statement = update(UserSession).where(
-        UserSession.user_id == user_id,  # type: ignore[arg-type]
-        UserSession.revoked_at.is_(None),  # type: ignore[union-attr]
+        col(UserSession.user_id) == user_id,
+        col(UserSession.revoked_at).is_(None),
     )
     if keep_session_id is not None:
-        statement = statement.where(UserSession.id != keep_session_id)  # type: ignore[arg-type]
+        statement = statement.where(col(UserSession.id) != keep_session_id)
     result = await db.execute(statement.values(revoked_at=now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

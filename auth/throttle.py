@@ -1,8 +1,10 @@
 """Brute-force protection for sign-in, with its state in the database so replicas share it.
 
-Failures are counted per key (an account identifier, an address) in a sliding-from-first-failure
-window. Past `signin_free_failures` each further failure blocks the key for a doubling delay
-(the attacker is slowed); at `signin_max_failures` the key is refused for the lockout period.
+Failures are counted per key (an identifier as typed, an address) in a window that starts at the
+first failure. From the `signin_free_failures`-th failure on, each failure blocks the key for a
+doubling delay (the attacker is slowed); at `signin_max_failures` the key is refused for the
+lockout period. The count only starts over once the window has passed and no block has ended
+within the last window, so waiting out the delays never resets it before the lockout.
 Counts are written on their own connection and committed at once, because the request's own
 transaction is rolled back when sign-in fails.
 """
@@ -13,10 +15,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlmodel import col
 
 from core.settings import Settings
 from models import Throttle
@@ -45,11 +48,18 @@ class Limits:
         # One address may serve many honest users (an office behind NAT): allow more.
         base = cls.for_accounts(settings)
         factor = settings.signin_ip_factor
-        return cls(base.free_failures * factor, base.max_failures * factor, base.window, base.lockout)
+        return cls(
+            base.free_failures * factor, base.max_failures * factor, base.window, base.lockout
+        )
 
 
 def account_key(identifier: str) -> str:
     return f"signin:account:{identifier.strip().lower()[:254]}"
+
+
+def reauth_key(user_id: int) -> str:
+    """Password checks of a signed-in user (changing email or password)."""
+    return f"reauth:user:{user_id}"
 
 
 def address_key(ip_address: str | None) -> str | None:
@@ -60,12 +70,12 @@ async def retry_after(engine: AsyncEngine, keys: list[str], now: datetime) -> in
     """Seconds until every key may try again, or None if none is blocked."""
     async with engine.connect() as connection:
         rows = await connection.execute(
-            select(Throttle.blocked_until).where(
-                Throttle.key.in_(keys),  # type: ignore[attr-defined]
-                Throttle.blocked_until > now,  # type: ignore[operator]
+            select(col(Throttle.blocked_until)).where(
+                col(Throttle.key).in_(keys),
+                col(Throttle.blocked_until) > now,
             )
         )
-        until = [row[0] for row in rows]
+        until = [row[0] for row in rows if row[0] is not None]
     if not until:
         return None
     return max(1, math.ceil((max(until) - now).total_seconds()))
@@ -77,15 +87,17 @@ async def record_failure(engine: AsyncEngine, key: str, limits: Limits, now: dat
         blocked_until = _blocked_until(failures, limits, now)
         if blocked_until is not None:
             await connection.execute(
-                update(Throttle).where(Throttle.key == key).values(blocked_until=blocked_until)  # type: ignore[arg-type]
+                update(Throttle)
+                .where(col(Throttle.key) == key)
+                .values(blocked_until=blocked_until)
             )
 
 
-async def clear(db: AsyncSession, key: str) -> None:
+async def clear(db: AsyncSession, keys: list[str]) -> None:
     """Forget an account's failures after a successful sign-in (in the request's transaction)."""
     await db.execute(
         update(Throttle)
-        .where(Throttle.key == key)  # type: ignore[arg-type]
+        .where(col(Throttle.key).in_(keys))
         .values(failures=0, blocked_until=None)
     )
 
@@ -97,15 +109,20 @@ async def _increment(connection: AsyncConnection, key: str, limits: Limits, now:
         .values(key=key, failures=0, window_started_at=now)
         .on_conflict_do_nothing(index_elements=["key"])
     )
-    expired = Throttle.window_started_at < now - limits.window  # type: ignore[operator]
+    quiet_since = now - limits.window
+    blocked_until = col(Throttle.blocked_until)
+    expired = and_(
+        col(Throttle.window_started_at) < quiet_since,
+        or_(blocked_until.is_(None), blocked_until < quiet_since),
+    )
     result = await connection.execute(
         update(Throttle)
-        .where(Throttle.key == key)  # type: ignore[arg-type]
+        .where(col(Throttle.key) == key)
         .values(
             failures=case((expired, 1), else_=Throttle.failures + 1),
             window_started_at=case((expired, now), else_=Throttle.window_started_at),
         )
-        .returning(Throttle.failures)
+        .returning(col(Throttle.failures))
     )
     return int(result.scalar_one())
 
@@ -113,7 +130,7 @@ async def _increment(connection: AsyncConnection, key: str, limits: Limits, now:
 def _blocked_until(failures: int, limits: Limits, now: datetime) -> datetime | None:
     if failures >= limits.max_failures:
         return now + limits.lockout
-    if failures > limits.free_failures:
+    if failures >= limits.free_failures:
         delay = timedelta(seconds=2 ** (failures - limits.free_failures))
         return now + min(delay, MAX_SLOWDOWN)
     return None

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from auth import passwords, policy, sessions, throttle
 from auth.secrets import new_token, token_hash
@@ -80,28 +81,30 @@ async def sign_in(ctx: ServiceContext, *, identifier: str, password: str) -> Sig
     now = ctx.now()
     settings = ctx.settings
     lookup = identifier.strip().lower()
-    if not lookup or len(lookup) > 254 or len(password) > passwords.MAX_LENGTH:
+    if not _plausible_identifier(lookup) or len(password) > passwords.MAX_LENGTH:
+        # Matches no account; answered like any other miss, without touching the database.
         raise InvalidInput(INVALID_CREDENTIALS, field="identifier")
-    user = (
-        await ctx.db.execute(
-            select(User).where(or_(User.username == lookup, User.email == lookup))
-        )
-    ).scalar_one_or_none()
-    account = throttle.account_key(f"user:{user.id}" if user else lookup)
+    # Failures count per identifier as typed, not per account: a shared counter would tell an
+    # attacker which email address belongs to which (public) username [P1].
+    account = throttle.account_key(lookup)
     address = throttle.address_key(ctx.actor.origin.ip_address)
     keys = [account] + ([address] if address else [])
     wait = await throttle.retry_after(ctx.engine, keys, now)
     if wait is not None:
-        raise RateLimited(
-            f"Too many failed sign-ins. Try again in {wait} seconds.",
-            retry_after_seconds=wait,
-        )
+        raise _rate_limited(wait)
 
+    user = (
+        await ctx.db.execute(
+            select(User).where(or_(col(User.username) == lookup, col(User.email) == lookup))
+        )
+    ).scalar_one_or_none()
     valid = await passwords.verify_password(
         settings, user.password_hash if user else None, password
     )
     if not valid or user is None or user.status is UserStatus.DELETED:
-        await throttle.record_failure(ctx.engine, account, throttle.Limits.for_accounts(settings), now)
+        await throttle.record_failure(
+            ctx.engine, account, throttle.Limits.for_accounts(settings), now
+        )
         if address:
             await throttle.record_failure(
                 ctx.engine, address, throttle.Limits.for_addresses(settings), now
@@ -111,8 +114,10 @@ async def sign_in(ctx: ServiceContext, *, identifier: str, password: str) -> Sig
     if user.status is not UserStatus.ACTIVE:
         raise Forbidden("This account is not active. Contact your team's administrators.")
 
-    await throttle.clear(ctx.db, account)
-    if passwords.hasher(settings).check_needs_rehash(user.password_hash or ""):
+    await throttle.clear(
+        ctx.db, [throttle.account_key(user.username), throttle.account_key(user.email)]
+    )
+    if user.password_hash and passwords.needs_rehash(settings, user.password_hash):
         user.password_hash = await passwords.hash_password(settings, password)
     user.last_login_at = now
     return await _open_session(ctx, user)
@@ -130,11 +135,11 @@ async def my_sessions(ctx: ServiceContext) -> list[UserSession]:
     rows = await ctx.db.execute(
         select(UserSession)
         .where(
-            UserSession.user_id == user.id,  # type: ignore[arg-type]
-            UserSession.revoked_at.is_(None),  # type: ignore[union-attr]
-            UserSession.expires_at > ctx.now(),
+            col(UserSession.user_id) == user.id,
+            col(UserSession.revoked_at).is_(None),
+            col(UserSession.expires_at) > ctx.now(),
         )
-        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())  # type: ignore[attr-defined,union-attr]
+        .order_by(col(UserSession.last_seen_at).desc(), col(UserSession.id).desc())
     )
     return list(rows.scalars())
 
@@ -151,11 +156,15 @@ async def revoke_session(ctx: ServiceContext, *, session_id: int) -> None:
 
 async def verify_email(ctx: ServiceContext, *, token: str) -> User:
     now = ctx.now()
+    if not _plausible_token(token):
+        raise NotFound("This verification link is not valid.", field="token")
     found = (
         await ctx.db.execute(
             select(EmailVerification, User)
-            .join(User, User.id == EmailVerification.user_id)  # type: ignore[arg-type]
-            .where(EmailVerification.token_hash == token_hash(ctx.settings.secret_key, token))
+            .join(User, col(User.id) == EmailVerification.user_id)
+            .where(
+                col(EmailVerification.token_hash) == token_hash(ctx.settings.secret_key, token)
+            )
         )
     ).first()
     if found is None:
@@ -219,8 +228,8 @@ async def update_profile(ctx: ServiceContext, changes: dict[str, Any]) -> User:
 async def change_email(ctx: ServiceContext, *, email: str, password: str) -> User:
     user = policy.require_user(ctx.actor)
     new_email = normalize.email(email)
-    if not await passwords.verify_password(ctx.settings, user.password_hash, password):
-        raise InvalidInput("The password is wrong.", field="password")
+    await _confirm_password(ctx, user, password, field="password",
+                            message="The password is wrong.")
     if new_email == user.email:
         raise InvalidInput("That is already your email address.", field="email")
     await _ensure_available(ctx, email=new_email)
@@ -235,10 +244,9 @@ async def change_email(ctx: ServiceContext, *, email: str, password: str) -> Use
 
 async def change_password(ctx: ServiceContext, *, current: str, new: str) -> User:
     user = policy.require_user(ctx.actor)
-    if user.password_hash and not await passwords.verify_password(
-        ctx.settings, user.password_hash, current
-    ):
-        raise InvalidInput("The current password is wrong.", field="currentPassword")
+    if user.password_hash:
+        await _confirm_password(ctx, user, current, field="currentPassword",
+                                message="The current password is wrong.")
     problem = passwords.password_problem(new, username=user.username, email=user.email)
     if problem:
         raise InvalidInput(problem, field="newPassword")
@@ -285,10 +293,12 @@ async def _ensure_available(
     ctx: ServiceContext, *, username: str | None = None, email: str | None = None
 ) -> None:
     if username is not None and await ctx.db.scalar(
-        select(exists().where(func.lower(User.username) == username))
+        select(exists().where(func.lower(col(User.username)) == username))
     ):
         raise Conflict("That username is taken.", field="username")
-    if email is not None and await ctx.db.scalar(select(exists().where(User.email == email))):
+    if email is not None and await ctx.db.scalar(
+        select(exists().where(col(User.email) == email))
+    ):
         raise Conflict("That email address cannot be used for a new account.", field="email")
 
 
@@ -333,21 +343,13 @@ async def _open_session(ctx: ServiceContext, user: User) -> SignedIn:
     origin = ctx.actor.origin
     if ctx.actor.session_id is not None:
         await sessions.revoke_session(ctx.db, session_id=ctx.actor.session_id, now=now)
-    known_device = await ctx.db.scalar(
-        select(
-            exists().where(
-                UserSession.user_id == user.id,  # type: ignore[arg-type]
-                UserSession.user_agent == origin.user_agent,  # type: ignore[arg-type]
-            )
-        )
-    )
-    had_sessions = await ctx.db.scalar(
-        select(exists().where(UserSession.user_id == user.id))  # type: ignore[arg-type]
+    new_device = await sessions.is_new_device(
+        ctx.db, user_id=user.id, origin=origin  # type: ignore[arg-type]
     )
     session, token = await sessions.start_session(
         ctx.db, ctx.settings, user=user, origin=origin, now=now
     )
-    if had_sessions and not known_device:
+    if new_device:
         send_email(
             ctx,
             to=user.email,
@@ -358,6 +360,43 @@ async def _open_session(ctx: ServiceContext, user: User) -> SignedIn:
         )
     audit.user_signed_in(ctx, user=user, session_id=session.id)
     return SignedIn(user=user, session=session, token=token)
+
+
+async def _confirm_password(
+    ctx: ServiceContext, user: User, password: str, *, field: str, message: str
+) -> None:
+    """A signed-in user proves it is them again; limited like sign-in, so that a stolen
+    session cannot be used to guess the password."""
+    now = ctx.now()
+    key = throttle.reauth_key(user.id)  # type: ignore[arg-type]
+    wait = await throttle.retry_after(ctx.engine, [key], now)
+    if wait is not None:
+        raise _rate_limited(wait)
+    if not await passwords.verify_password(ctx.settings, user.password_hash, password):
+        await throttle.record_failure(
+            ctx.engine, key, throttle.Limits.for_accounts(ctx.settings), now
+        )
+        raise InvalidInput(message, field=field)
+    await throttle.clear(ctx.db, [key])
+
+
+def _rate_limited(wait: int) -> RateLimited:
+    return RateLimited(
+        f"Too many failed attempts. Try again in {wait} second{'' if wait == 1 else 's'}.",
+        retry_after_seconds=wait,
+    )
+
+
+def _plausible_identifier(lookup: str) -> bool:
+    # Control characters (NUL above all, which PostgreSQL refuses) and unpaired surrogates
+    # appear in no username or email address.
+    return 0 < len(lookup) <= 254 and lookup.isprintable()
+
+
+def _plausible_token(token: str) -> bool:
+    # Our tokens are short URL-safe text; anything else (unpaired surrogates included, which
+    # cannot even be hashed) matches nothing.
+    return 0 < len(token) <= 128 and token.isascii() and token.isprintable()
 
 
 def _camel(name: str) -> str:

@@ -141,3 +141,7 @@ def team_contacted(ctx: ServiceContext, *, team_id: int, recipients: int) -> Non
 
 def invitation_accepted(ctx: ServiceContext, *, invitation: Invitation) -> None:
     _record(ctx, "invitation.accepted", team_id=invitation.team_id, target=invitation)
+
+
+def audit_exported(ctx: ServiceContext, *, team_id: int) -> None:
+    _record(ctx, "audit.exported", team_id=team_id)

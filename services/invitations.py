@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -15,7 +16,7 @@ from models import Invitation, Member, Role, Team, User
 from services import audit, emails, normalize
 from services.context import ServiceContext
 from services.outbox import send_email
-from services.teams import MemberView, membership, members_by_id
+from services.teams import MemberView, lock_team, locked_membership, members_by_id, membership
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,7 @@ class InvitationView:
 
 
 async def invite(ctx: ServiceContext, *, team_id: int, email: str, role: Role) -> InvitationView:
-    manager = policy.require_team_manager(ctx.actor, await membership(ctx, team_id))
+    manager = policy.require_team_manager(ctx.actor, await locked_membership(ctx, team_id))
     policy.check_grant(manager, role)
     address = normalize.email(email)
     now = ctx.now()
@@ -81,9 +82,12 @@ async def invite(ctx: ServiceContext, *, team_id: int, email: str, role: Role) -
 
 
 async def revoke(ctx: ServiceContext, *, invitation_id: int) -> InvitationView:
-    invitation = await ctx.db.get(Invitation, invitation_id)
-    own = await membership(ctx, invitation.team_id) if invitation else None
+    policy.require_user(ctx.actor)
+    team_id = await ctx.db.scalar(select(Invitation.team_id).where(Invitation.id == invitation_id))
+    own = await locked_membership(ctx, team_id) if team_id is not None else None
+    invitation = await _fresh(ctx, Invitation.id == invitation_id) if own is not None else None
     if invitation is None or own is None:
+        # Another team's invitation looks exactly like a missing one.
         raise NotFound("No such invitation.", field="invitationId")
     manager = policy.require_team_manager(ctx.actor, own)
     policy.check_grant(manager, invitation.role)
@@ -97,13 +101,17 @@ async def revoke(ctx: ServiceContext, *, invitation_id: int) -> InvitationView:
 async def accept(ctx: ServiceContext, *, token: str) -> MemberView:
     user = policy.require_user(ctx.actor)
     now = ctx.now()
-    invitation = (
-        await ctx.db.execute(
-            select(Invitation)
-            .where(Invitation.token_hash == token_hash(ctx.settings.secret_key, token))
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
+    if not _plausible_token(token):
+        # Our tokens are short URL-safe ASCII; anything else (a lone surrogate cannot even be
+        # hashed) matches no invitation.
+        raise NotFound("This invitation link is not valid.", field="token")
+    hashed = token_hash(ctx.settings.secret_key, token)
+    team_id = await ctx.db.scalar(select(Invitation.team_id).where(Invitation.token_hash == hashed))
+    if team_id is not None:
+        # Taken before reading the invitation, so two acceptances (or an acceptance and a
+        # revocation) take turns and the second sees what the first did.
+        await lock_team(ctx, team_id)
+    invitation = await _fresh(ctx, Invitation.token_hash == hashed)
     if invitation is None:
         raise NotFound("This invitation link is not valid.", field="token")
     if invitation.accepted_at is not None:
@@ -166,6 +174,18 @@ async def invitations_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[Inv
     )
     found = {invitation.id: _view(invitation) for invitation in rows.scalars()}
     return [found.get(invitation_id) for invitation_id in ids]
+
+
+def _plausible_token(token: str) -> bool:
+    return 0 < len(token) <= 128 and token.isascii() and token.isprintable()
+
+
+async def _fresh(ctx: ServiceContext, condition: Any) -> Invitation | None:
+    return (
+        await ctx.db.execute(
+            select(Invitation).where(condition).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
 
 
 def _pending(now: datetime) -> tuple:  # type: ignore[type-arg]

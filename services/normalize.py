@@ -68,9 +68,27 @@ def text(value: str, field: str, *, max_length: int, required: bool = False) -> 
         raise InvalidInput("This cannot be empty.", field=field)
     if len(cleaned) > max_length:
         raise InvalidInput(f"Use at most {max_length} characters.", field=field)
-    if any(ord(ch) < 32 for ch in cleaned):
-        raise InvalidInput("Control characters are not allowed.", field=field)
+    _check_characters(cleaned, field)
     return cleaned
+
+
+def multiline_text(value: str, field: str, *, max_length: int) -> str:
+    """Free text such as a message: lines kept, other control characters refused (PostgreSQL
+    cannot store NUL, and escape sequences have no place in an email)."""
+    cleaned = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not cleaned or len(cleaned) > max_length:
+        raise InvalidInput(f"Write 1 to {max_length} characters.", field=field)
+    _check_characters(cleaned.replace("\n", " ").replace("\t", " "), field)
+    return cleaned
+
+
+def _check_characters(value: str, field: str) -> None:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidInput("Control characters are not allowed.", field=field)
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidInput("Use only valid text.", field=field) from None
 
 
 def optional_text(value: str | None, field: str, *, max_length: int) -> str | None:
@@ -115,8 +133,11 @@ def https_url(value: str | None, field: str) -> str | None:
     if value is None or not value.strip():
         return None
     cleaned = value.strip()
+    if len(cleaned) > 2048 or any(ord(ch) < 33 or ord(ch) == 127 for ch in cleaned):
+        raise InvalidInput("Use an https:// URL.", field=field)
+    _check_characters(cleaned, field)
     parts = urlsplit(cleaned)
-    if len(cleaned) > 2048 or parts.scheme != "https" or not parts.netloc:
+    if parts.scheme != "https" or not parts.netloc:
         raise InvalidInput("Use an https:// URL.", field=field)
     return cleaned
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auth import policy
@@ -49,13 +50,41 @@ class MemberView:
 
 
 async def membership(ctx: ServiceContext, team_id: int) -> Member | None:
+    """The actor's membership of a team, read afresh (never a stale copy from earlier)."""
     if ctx.actor.user_id is None:
         return None
     return (
         await ctx.db.execute(
-            select(Member).where(Member.team_id == team_id, Member.user_id == ctx.actor.user_id)
+            select(Member)
+            .where(Member.team_id == team_id, Member.user_id == ctx.actor.user_id)
+            .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
+
+
+async def locked_membership(ctx: ServiceContext, team_id: int) -> Member | None:
+    """The actor's membership, read again after taking the team's write lock.
+
+    Every change to a team's members takes this lock first, so changes to one team take turns:
+    what a change checked (the owner count, a pending invitation, the actor's own role) stays
+    true until it commits, and two changes never wait on each other's rows (no deadlock).
+    Non-members get None without taking the lock.
+    """
+    if await membership(ctx, team_id) is None:
+        return None
+    await lock_team(ctx, team_id)
+    return await membership(ctx, team_id)
+
+
+async def lock_team(ctx: ServiceContext, team_id: int) -> None:
+    # A write rather than SELECT ... FOR UPDATE: SQLite has no row locks, and only a write makes
+    # its connection take the database's write lock. On PostgreSQL it locks the team row.
+    await ctx.db.execute(
+        update(Team)
+        .where(Team.id == team_id)  # type: ignore[arg-type]
+        .values(updated_at=Team.updated_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def find_team(
@@ -70,7 +99,12 @@ async def find_team(
     if team_id is not None:
         statement = statement.where(Team.id == team_id)
     elif slug is not None:
-        statement = statement.where(Team.slug == slug.strip().lower()[:39])
+        wanted = slug.strip().lower()
+        if not normalize.SLUG_RE.fullmatch(wanted):
+            # No team has such a slug. Cutting an overlong one short could name a different
+            # team, and PostgreSQL would refuse some strings (NUL bytes) with an error.
+            return None
+        statement = statement.where(Team.slug == wanted)
     else:
         return None
     found = (await ctx.db.execute(statement)).first()
@@ -104,27 +138,22 @@ async def member_pages(
     if not teams:
         return []
     team_ids = [team.id for team in teams]
-    ranked = select(
-        Member.id.label("member_id"),  # type: ignore[union-attr]
-        Member.team_id,
-        Member.role,
-        Member.created_at.label("joined_at"),  # type: ignore[attr-defined]
-        *USER_COLUMNS,
-        func.row_number()
-        .over(partition_by=Member.team_id, order_by=Member.id)
-        .label("position"),
-    ).join(User, User.id == Member.user_id).where(Member.team_id.in_(team_ids))  # type: ignore[attr-defined]
+    members = _member_rows().where(Member.team_id.in_(team_ids))  # type: ignore[attr-defined]
     if page.after is not None:
-        ranked = ranked.where(Member.id > page.after)
+        members = members.where(Member.id > page.after)  # type: ignore[operator]
     if len(team_ids) == 1:
         # One team: a plain LIMIT lets the database stop early instead of ranking every row.
-        statement = ranked.order_by(Member.id).limit(page.first + 1)
+        statement = members.order_by(Member.id).limit(page.first + 1)
     else:
-        sub = ranked.subquery()
+        ranked = members.add_columns(
+            func.row_number()
+            .over(partition_by=Member.team_id, order_by=Member.id)
+            .label("position")
+        ).subquery()
         statement = (
-            select(sub)
-            .where(sub.c.position <= page.first + 1)
-            .order_by(sub.c.team_id, sub.c.member_id)
+            select(ranked)
+            .where(ranked.c.position <= page.first + 1)
+            .order_by(ranked.c.team_id, ranked.c.member_id)
         )
     by_team: dict[int, list[tuple[int, MemberView]]] = {team_id: [] for team_id in team_ids}
     for row in await ctx.db.execute(statement):
@@ -138,23 +167,14 @@ async def member_counts(ctx: ServiceContext, team_ids: Sequence[int]) -> list[in
         .where(Member.team_id.in_(team_ids))  # type: ignore[attr-defined]
         .group_by(Member.team_id)
     )
-    counts = dict(rows.tuples().all())
+    counts: dict[int, int] = {team_id: count for team_id, count in rows}
     return [counts.get(team_id, 0) for team_id in team_ids]
 
 
 async def contacts(ctx: ServiceContext, team: TeamView) -> list[MemberView]:
     """[P15] Every member may list the team's owners, admins and billing contacts."""
     rows = await ctx.db.execute(
-        select(
-            Member.id.label("member_id"),  # type: ignore[union-attr]
-            Member.team_id,
-            Member.role,
-            Member.created_at.label("joined_at"),  # type: ignore[attr-defined]
-            *USER_COLUMNS,
-        )
-        .join(User, User.id == Member.user_id)
-        .where(Member.team_id == team.id, Member.role != Role.MEMBER)
-        .order_by(Member.id)
+        _member_rows().where(Member.team_id == team.id, Member.role != Role.MEMBER)
     )
     views = [_member_view(ctx, row) for row in rows]
     return sorted(views, key=lambda view: (ROLE_ORDER[view.role], view.user.username))
@@ -164,17 +184,7 @@ async def members_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[MemberV
     """Members of teams the viewer belongs to (or any, for staff), in one query."""
     if ctx.actor.user is None or not ids:
         return [None for _ in ids]
-    statement = (
-        select(
-            Member.id.label("member_id"),  # type: ignore[union-attr]
-            Member.team_id,
-            Member.role,
-            Member.created_at.label("joined_at"),  # type: ignore[attr-defined]
-            *USER_COLUMNS,
-        )
-        .join(User, User.id == Member.user_id)
-        .where(Member.id.in_(set(ids)))  # type: ignore[union-attr]
-    )
+    statement = _member_rows().where(Member.id.in_(set(ids)))  # type: ignore[union-attr]
     if not ctx.actor.is_staff:
         viewer_teams = select(Member.team_id).where(Member.user_id == ctx.actor.user_id)
         statement = statement.where(Member.team_id.in_(viewer_teams))  # type: ignore[attr-defined]
@@ -215,8 +225,8 @@ async def update_team(ctx: ServiceContext, *, team_id: int, name: str) -> TeamVi
 
 
 async def change_role(ctx: ServiceContext, *, member_id: int, role: Role) -> MemberView:
-    target = await _member_for_update(ctx, member_id)
-    manager = policy.require_team_manager(ctx.actor, await membership(ctx, target.team_id))
+    target, own = await _member_for_update(ctx, member_id)
+    manager = policy.require_team_manager(ctx.actor, own)
     policy.check_manage_member(manager, target)
     policy.check_grant(manager, role)
     if target.role == role:
@@ -230,10 +240,11 @@ async def change_role(ctx: ServiceContext, *, member_id: int, role: Role) -> Mem
 
 
 async def remove_member(ctx: ServiceContext, *, member_id: int) -> None:
-    target = await _member_for_update(ctx, member_id)
-    manager = policy.require_team_manager(ctx.actor, await membership(ctx, target.team_id))
-    if manager.id == target.id:
+    target, own = await _member_for_update(ctx, member_id)
+    if own.id == target.id:
+        # Whatever their role, someone removing themself means to leave: say how.
         raise InvalidInput("To remove yourself, leave the team.", field="memberId")
+    manager = policy.require_team_manager(ctx.actor, own)
     policy.check_manage_member(manager, target)
     policy.check_keeps_an_owner(target, None, await _owner_count(ctx, target.team_id))
     audit.member_removed(ctx, member=target)
@@ -243,7 +254,7 @@ async def remove_member(ctx: ServiceContext, *, member_id: int) -> None:
 
 async def leave_team(ctx: ServiceContext, *, team_id: int) -> None:
     policy.require_user(ctx.actor)
-    own = await membership(ctx, team_id)
+    own = await locked_membership(ctx, team_id)
     policy.require_team_view(ctx.actor, own)
     if own is None:
         raise NotFound("You are not a member of this team.", field="teamId")
@@ -260,9 +271,7 @@ async def contact_admins(ctx: ServiceContext, *, team_id: int, subject: str, mes
     if team is None or team.viewer_role is None:
         raise NotFound("No such team.", field="teamId")
     clean_subject = normalize.text(subject, "subject", max_length=150, required=True)
-    body = message.strip()
-    if not body or len(body) > 5000:
-        raise InvalidInput("Write a message of 1 to 5000 characters.", field="message")
+    body = normalize.multiline_text(message, "message", max_length=5000)
     recipients = (
         await ctx.db.execute(
             select(User.email)
@@ -301,6 +310,17 @@ def _team_view(team: Team, role: Role | None) -> TeamView:
     )
 
 
+def _member_rows() -> Select[Any]:
+    """Exactly the columns a MemberView needs: the membership and its user, in one join."""
+    return select(
+        Member.id.label("member_id"),  # type: ignore[union-attr]
+        Member.team_id,
+        Member.role,
+        Member.created_at.label("joined_at"),  # type: ignore[attr-defined]
+        *USER_COLUMNS,
+    ).join(User, User.id == Member.user_id)  # type: ignore[arg-type]
+
+
 def _member_view(ctx: ServiceContext, row: object) -> MemberView:
     return MemberView(
         id=row.member_id,  # type: ignore[attr-defined]
@@ -317,21 +337,27 @@ async def _member_view_by_id(ctx: ServiceContext, member_id: int) -> MemberView:
     return view
 
 
-async def _member_for_update(ctx: ServiceContext, member_id: int) -> Member:
+async def _member_for_update(ctx: ServiceContext, member_id: int) -> tuple[Member, Member]:
+    """The member to act on and the actor's own membership of its team, read under the team's
+    lock. Another team's member looks exactly like a missing one."""
+    policy.require_user(ctx.actor)
+    team_id = await ctx.db.scalar(select(Member.team_id).where(Member.id == member_id))
+    own = await locked_membership(ctx, team_id) if team_id is not None else None
     target = (
-        await ctx.db.execute(select(Member).where(Member.id == member_id).with_for_update())
-    ).scalar_one_or_none()
-    if target is None or await membership(ctx, target.team_id) is None:
-        # Another team's member looks exactly like a missing one.
+        await ctx.db.execute(
+            select(Member)
+            .where(Member.id == member_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none() if own is not None else None
+    if own is None or target is None:
         raise NotFound("No such member.", field="memberId")
-    return target
+    return target, own
 
 
 async def _owner_count(ctx: ServiceContext, team_id: int) -> int:
-    # Lock the owner rows so two owners demoting each other at once cannot both succeed.
-    owners = await ctx.db.execute(
-        select(Member.id)
-        .where(Member.team_id == team_id, Member.role == Role.OWNER)
-        .with_for_update()
+    # Exact: callers hold the team's lock (locked_membership), so no owner can change meanwhile.
+    count = await ctx.db.scalar(
+        select(func.count()).where(Member.team_id == team_id, Member.role == Role.OWNER)
     )
-    return len(owners.all())
+    return int(count or 0)

@@ -8,18 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from auth import policy
 from auth.actor import Actor
 from models import User, UserStatus
+from services import normalize
 from services.context import ServiceContext
 
 # Exactly the columns a UserView needs, so hot reads never load a whole row.
-USER_COLUMNS = (
+USER_COLUMNS: tuple[Any, ...] = tuple(col(column) for column in (
     User.id, User.username, User.display_name, User.email, User.email_public,
     User.email_verified_at, User.avatar_url, User.company, User.job_title, User.status,
     User.created_at,
-)
+))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,8 @@ async def users_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[UserView 
         return [None for _ in ids]
     rows = await ctx.db.execute(
         select(*USER_COLUMNS).where(
-            User.id.in_(set(ids)),  # type: ignore[union-attr]
-            User.status != UserStatus.DELETED,
+            col(User.id).in_(set(ids)),
+            col(User.status) != UserStatus.DELETED,
         )
     )
     found = {row.id: user_view(ctx.actor, row) for row in rows}
@@ -73,16 +75,18 @@ def viewer_view(actor: Actor) -> UserView | None:
     return user_view(actor, actor.user) if actor.user else None
 
 
-
-
 async def user_by_username(ctx: ServiceContext, username: str) -> UserView | None:
     if ctx.actor.user is None:
+        return None
+    wanted = username.strip().lower()
+    # No account can have a malformed username; PostgreSQL would also reject some (NUL bytes).
+    if not normalize.USERNAME_RE.fullmatch(wanted):
         return None
     row = (
         await ctx.db.execute(
             select(*USER_COLUMNS).where(
-                User.username == username.strip().lower()[:39],
-                User.status != UserStatus.DELETED,
+                col(User.username) == wanted,
+                col(User.status) != UserStatus.DELETED,
             )
         )
     ).first()

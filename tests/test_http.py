@@ -245,3 +245,12 @@ async def test_non_json_bodies_are_refused(world: World) -> None:
                                  headers={"content-type": "application/json"})
     assert form.status_code == 400
     assert broken.status_code == 400
+
+
+async def test_unpaired_surrogates_are_refused_before_any_work(world: World) -> None:
+    # Valid JSON, but text no database can store: "\ud800" alone.
+    body = b'{"query": "{ viewer { username } }", "variables": {"x": "a\\ud800b"}}'
+    async with _http(world) as http:
+        response = await http.post("/graphql", content=body,
+                                   headers={"content-type": "application/json"})
+    assert response.status_code == 400

@@ -12,7 +12,9 @@ from services import invitations, teams
 @strawberry.input
 class CreateTeamInput:
     name: str
-    slug: str | None = strawberry.field(default=None, description="Derived from the name if absent.")
+    slug: str | None = strawberry.field(
+        default=None, description="Derived from the name if absent."
+    )
 
 
 @strawberry.input
