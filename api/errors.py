@@ -8,9 +8,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import strawberry
 
-from core.errors import DomainError
+from core.errors import DomainError, RateLimited
 from core.errors import ErrorCode as CoreErrorCode
-from core.errors import RateLimited
 
 ErrorCode = strawberry.enum(CoreErrorCode, name="ErrorCode", description="Stable error codes.")
 
