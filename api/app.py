@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from api import health
+from api.audit.export import export_audit_events
 from api.http import OrgwardGraphQL
 from api.limits_http import BodySizeLimit
 from api.metrics import MetricsMiddleware
@@ -74,6 +75,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/teams/{slug}/audit-events.jsonl", export_audit_events, methods=["GET"]),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from typing import Any
 
 import orjson
@@ -19,15 +17,14 @@ from strawberry.schema.base import BaseSchema
 from strawberry.types.unset import UNSET
 
 from api.context import RequestContext
+from api.identity import identify
 from api.state import AppState
-from auth import bearer, sessions
-from auth.actor import Actor, Origin
+from auth import bearer
 
 log = structlog.get_logger("orgward.http")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class OrgwardGraphQL(GraphQL[RequestContext, None]):
@@ -43,37 +40,19 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Request, response: Response) -> RequestContext:  # type: ignore[override]
         state = self.state
-        settings = state.settings
-        supplied_id = request.headers.get("x-request-id", "")
-        request_id = supplied_id if REQUEST_ID.match(supplied_id) else uuid.uuid4().hex
-        origin = Origin(
-            ip_address=request.client.host if request.client else None,
-            # Cut to the column size once here, for sessions and audit events alike.
-            user_agent=(request.headers.get("user-agent") or "")[:512] or None,
-            request_id=request_id,
-        )
-        authorization = request.headers.get("authorization")
-        if authorization is None:
+        if "authorization" not in request.headers:
             self._check_origin(request)
         db = state.sessions()
+        # Registered before identifying, so the session is closed whatever happens next.
+        request.state.orgward_db = db
+        who = await identify(request, db, state)
         context = RequestContext(
-            request=request, response=response, db=db, actor=Actor.anonymous(origin),
-            settings=settings, clock=state.clock, request_id=request_id,
+            request=request, response=response, db=db, actor=who.actor,
+            settings=state.settings, clock=state.clock, request_id=who.request_id,
+            cookie_authenticated=who.cookie_authenticated,
         )
         request.state.orgward = context
-        token = request.cookies.get(settings.session_cookie_name)
-        if authorization is not None:
-            context.actor = await bearer.authenticate(
-                db, settings, token=bearer.parse_authorization(authorization), origin=origin,
-                now=state.clock.now(),
-            )
-        elif token:
-            found = await sessions.authenticate(db, settings, token=token, now=state.clock.now())
-            if found is not None:
-                user, session = found
-                context.actor = Actor(user=user, origin=origin, session_id=session.id)
-                context.cookie_authenticated = True
-        response.headers["x-request-id"] = request_id
+        response.headers["x-request-id"] = who.request_id
         return context
 
     def _check_origin(self, request: Request) -> None:
@@ -139,16 +118,16 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         return response
 
     async def _end(self, request: Request, *, commit: bool) -> None:
-        context: RequestContext | None = getattr(request.state, "orgward", None)
-        if context is None:
+        db = getattr(request.state, "orgward_db", None)
+        if db is None:
             return
         try:
             if commit:
-                await context.db.commit()
+                await db.commit()
             else:
-                await context.db.rollback()
+                await db.rollback()
         finally:
-            await context.db.close()
+            await db.close()
 
     def _apply_session_cookie(self, context: RequestContext, response: Response) -> None:
         token = context.new_session_token

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from api.audit.types import AuditEvent
 from api.context import Info
 from api.relay import Node, from_global_id
 from api.teams.types import Invitation, Member, Team
 from api.users.types import Session, User
-from services import accounts, teams
+from services import accounts, audit_log, teams
 
 
 async def _user(info: Info, key: int) -> Node | None:
@@ -40,12 +41,18 @@ async def _session(info: Info, key: int) -> Node | None:
     return None
 
 
+async def _audit_event(info: Info, key: int) -> Node | None:
+    (view,) = await audit_log.events_by_id(info.context.service, [key])
+    return AuditEvent.from_view(view) if view else None
+
+
 RESOLVERS: dict[str, Callable[[Info, int], Awaitable[Node | None]]] = {
     "User": _user,
     "Team": _team,
     "Member": _member,
     "Invitation": _invitation,
     "Session": _session,
+    "AuditEvent": _audit_event,
 }
 
 

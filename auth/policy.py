@@ -83,3 +83,10 @@ def check_keeps_an_owner(target: Member, new_role: Role | None, owner_count: int
             "A team must keep at least one owner: make someone else an owner first.",
             field="memberId",
         )
+
+
+def require_audit_reader(actor: Actor, viewer_role: Role | None) -> None:
+    """[P17] A team's owners and admins read and export its audit trail."""
+    require_user(actor)
+    if viewer_role not in MANAGER_ROLES:
+        raise Forbidden("Only the team's owners and admins may read its audit trail.")

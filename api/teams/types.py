@@ -4,12 +4,15 @@ from datetime import datetime
 
 import strawberry
 
+from api.audit.types import AuditEvent, AuditEventConnection, AuditEventFilter
 from api.context import Info
 from api.relay import Connection, Node, connection_edges, from_cursor, to_global_id
 from api.users.types import User
 from auth import policy
 from models import Role as RoleEnum
+from services import audit_log
 from services import teams as team_service
+from services.audit_log import AuditFilter
 from services.invitations import InvitationView
 from services.pages import PageRequest
 from services.teams import MemberView, TeamView
@@ -114,6 +117,20 @@ class Team(Node):
             return None
         views = await info.context.loaders.pending_invitations.load(self.view.id)
         return [Invitation.from_view(view) for view in views]
+
+
+    @strawberry.field(description="[P17] The team's audit trail, newest first (owners and admins).")
+    async def audit_events(
+        self, info: Info, first: int | None = 20, after: str | None = None,
+        filter: AuditEventFilter | None = None,
+    ) -> AuditEventConnection:
+        page = await audit_log.team_events(
+            info.context.service, self.view,
+            filter.to_filter() if filter else AuditFilter(),
+            PageRequest.of(first, from_cursor(after)),
+        )
+        edges, page_info = connection_edges(page, AuditEvent.from_view)
+        return AuditEventConnection(edges=edges, page_info=page_info)
 
 
 @strawberry.type

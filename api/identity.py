@@ -1,0 +1,55 @@
+"""Who is asking: the request id, connection facts, and the cookie or bearer credential."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from api.state import AppState
+from auth import bearer, sessions
+from auth.actor import Actor, Origin
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    actor: Actor
+    request_id: str
+    cookie_authenticated: bool
+
+
+def origin_of(request: Request) -> Origin:
+    supplied = request.headers.get("x-request-id", "")
+    return Origin(
+        ip_address=request.client.host if request.client else None,
+        # Cut to the column size once here, for sessions and audit events alike.
+        user_agent=(request.headers.get("user-agent") or "")[:512] or None,
+        request_id=supplied if REQUEST_ID.match(supplied) else uuid.uuid4().hex,
+    )
+
+
+async def identify(request: Request, db: AsyncSession, state: AppState) -> Identified:
+    """A bearer header wins over the cookie; raises bearer.BearerError for a bad bearer."""
+    origin = origin_of(request)
+    request_id = origin.request_id or ""
+    now = state.clock.now()
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        actor = await bearer.authenticate(
+            db, state.settings, token=bearer.parse_authorization(authorization), origin=origin,
+            now=now,
+        )
+        return Identified(actor, request_id, cookie_authenticated=False)
+    token = request.cookies.get(state.settings.session_cookie_name)
+    if token:
+        found = await sessions.authenticate(db, state.settings, token=token, now=now)
+        if found is not None:
+            user, session = found
+            return Identified(Actor(user=user, origin=origin, session_id=session.id),
+                              request_id, cookie_authenticated=True)
+    return Identified(Actor.anonymous(origin), request_id, cookie_authenticated=False)

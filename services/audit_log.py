@@ -1,0 +1,126 @@
+"""Reading the audit trail: a team's owners and admins page through and export their events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from auth import policy
+from models import AuditEvent, Member
+from services import audit
+from services.context import ServiceContext
+from services.pages import Page, PageRequest
+from services.teams import TeamView
+
+EXPORT_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    actions: tuple[str, ...] = ()
+    actor_user_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEventView:
+    id: int
+    action: str
+    actor_kind: str
+    actor_user_id: int | None
+    team_id: int | None
+    target_type: str | None
+    target_id: int | None
+    ip_address: str | None
+    user_agent: str | None
+    reason: str | None
+    details: dict[str, Any] = field(hash=False)
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+
+COLUMNS = (
+    AuditEvent.id, AuditEvent.action, AuditEvent.actor_kind, AuditEvent.actor_user_id,
+    AuditEvent.team_id, AuditEvent.target_type, AuditEvent.target_id, AuditEvent.ip_address,
+    AuditEvent.user_agent, AuditEvent.reason, AuditEvent.details, AuditEvent.created_at,
+)
+
+
+def _filtered(team_id: int, where: AuditFilter) -> Select[Any]:
+    statement = select(*COLUMNS).where(AuditEvent.team_id == team_id)
+    if where.actions:
+        statement = statement.where(AuditEvent.action.in_(where.actions))  # type: ignore[attr-defined]
+    if where.actor_user_id is not None:
+        statement = statement.where(AuditEvent.actor_user_id == where.actor_user_id)
+    if where.since is not None:
+        statement = statement.where(AuditEvent.created_at >= where.since)
+    if where.until is not None:
+        statement = statement.where(AuditEvent.created_at < where.until)
+    return statement
+
+
+def _view(row: Any) -> AuditEventView:
+    return AuditEventView(**row._mapping)
+
+
+async def team_events(
+    ctx: ServiceContext, team: TeamView, where: AuditFilter, page: PageRequest
+) -> Page[AuditEventView]:
+    """Newest first; the cursor is the last event id seen."""
+    policy.require_audit_reader(ctx.actor, team.viewer_role)
+    statement = _filtered(team.id, where).order_by(AuditEvent.id.desc()).limit(page.first + 1)  # type: ignore[union-attr]
+    if page.after is not None:
+        statement = statement.where(AuditEvent.id < page.after)  # type: ignore[operator]
+    rows = await ctx.db.execute(statement)
+    return Page.from_rows([(row.id, _view(row)) for row in rows], page)
+
+
+async def export_team_events(
+    ctx: ServiceContext, team: TeamView, where: AuditFilter
+) -> AsyncIterator[AuditEventView]:
+    """Every matching event, oldest first, read in keyset batches (memory stays flat)."""
+    policy.require_audit_reader(ctx.actor, team.viewer_role)
+    audit.audit_exported(ctx, team_id=team.id)
+    await ctx.db.flush()
+    last = 0
+    while True:
+        rows = (
+            await ctx.db.execute(
+                _filtered(team.id, where)
+                .where(AuditEvent.id > last)  # type: ignore[operator]
+                .order_by(AuditEvent.id)  # type: ignore[arg-type]
+                .limit(EXPORT_BATCH)
+            )
+        ).all()
+        for row in rows:
+            yield _view(row)
+        if len(rows) < EXPORT_BATCH:
+            return
+        last = rows[-1].id
+
+
+async def events_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[AuditEventView | None]:
+    """For node(id:): events of teams the viewer owns or administers, in one query."""
+    if ctx.actor.user_id is None or not ids:
+        return [None for _ in ids]
+    managed = select(Member.team_id).where(
+        Member.user_id == ctx.actor.user_id,
+        Member.role.in_(list(policy.MANAGER_ROLES)),  # type: ignore[attr-defined]
+    )
+    rows = await ctx.db.execute(
+        select(*COLUMNS).where(
+            AuditEvent.id.in_(set(ids)),  # type: ignore[union-attr]
+            AuditEvent.team_id.in_(managed),  # type: ignore[union-attr]
+        )
+    )
+    found = {row.id: _view(row) for row in rows}
+    return [found.get(event_id) for event_id in ids]
