@@ -14,7 +14,7 @@ from auth import passwords, policy, sessions, throttle
 from auth.secrets import new_token, token_hash
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from models import EmailVerification, User, UserSession, UserStatus
-from services import audit, emails, normalize
+from services import audit, email_events, emails, normalize
 from services.context import ServiceContext
 from services.outbox import send_email
 
@@ -177,9 +177,7 @@ async def verify_email(ctx: ServiceContext, *, token: str) -> User:
     if verification.email != user.email:
         raise InvalidInput("This link was for an email address you no longer use.", field="token")
     verification.used_at = now
-    user.email_verified_at = now
-    user.updated_at = now
-    audit.email_verified(ctx, user=user)
+    await email_events.email_verified(ctx, user, via="link")
     return user
 
 

@@ -84,8 +84,8 @@ def email_change_requested(ctx: ServiceContext, *, user: User) -> None:
     _record(ctx, "user.email_change_requested", target=user)
 
 
-def email_verified(ctx: ServiceContext, *, user: User) -> None:
-    _record(ctx, "user.email_verified", target=user, actor_user_id=user.id)
+def email_verified(ctx: ServiceContext, *, user: User, via: str) -> None:
+    _record(ctx, "user.email_verified", target=user, actor_user_id=user.id, details={"via": via})
 
 
 def password_changed(ctx: ServiceContext, *, user: User, sessions_revoked: int) -> None:

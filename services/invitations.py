@@ -13,7 +13,7 @@ from auth import policy
 from auth.secrets import new_token, token_hash
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models import Invitation, Member, Role, Team, User
-from services import audit, emails, normalize
+from services import audit, email_events, emails, normalize
 from services.context import ServiceContext
 from services.outbox import send_email
 from services.teams import MemberView, lock_team, locked_membership, members_by_id, membership
@@ -135,7 +135,7 @@ async def accept(ctx: ServiceContext, *, token: str) -> MemberView:
     invitation.accepted_by_id = user.id
     if user.email_verified_at is None:
         # Opening the emailed link proves control of the address, as a verification link does.
-        user.email_verified_at = now
+        await email_events.email_verified(ctx, user, via="invitation")
     await ctx.db.flush()
     audit.member_joined(ctx, member=member, invitation=invitation)
     (view,) = await members_by_id(ctx, [member.id])  # type: ignore[list-item]

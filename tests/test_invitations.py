@@ -149,7 +149,8 @@ async def test_invitation_and_joining_are_audited(world: World) -> None:
     await accept(nina, token)
 
     assert signed_up[len(before)] == "invitation.sent"
-    assert (await audit_actions(world))[len(signed_up):] == ["member.joined"]
+    # The accepted link also proved the address, which is on the record too.
+    assert (await audit_actions(world))[len(signed_up):] == ["user.email_verified", "member.joined"]
     async with world.engine.connect() as connection:
         joined = (
             await connection.execute(
