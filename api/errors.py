@@ -8,10 +8,10 @@ from typing import Any, ParamSpec, TypeVar
 
 import strawberry
 
-from core.errors import DomainError, RateLimited
-from core.errors import ErrorCode as CoreErrorCode
+from core.errors import DomainError, ErrorCode, RateLimited
 
-ErrorCode = strawberry.enum(CoreErrorCode, name="ErrorCode", description="Stable error codes.")
+# The domain's enum is the GraphQL enum: registering it here keeps one source of truth.
+strawberry.enum(ErrorCode, name="ErrorCode", description="Stable error codes.")
 
 
 @strawberry.interface(description="An expected failure of a mutation.")

@@ -7,13 +7,14 @@ from typing import Any
 import orjson
 import structlog
 from cross_web import HTTPException
-from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.schema.base import BaseSchema
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.context import RequestContext
@@ -148,12 +149,14 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
 
     # --- GraphQL over HTTP media types ----------------------------------------------------
 
-    async def get_sub_response(self, request: Request) -> Response:
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
         response = await super().get_sub_response(request)
         response.media_type = negotiate(request.headers.get("accept"))
         return response
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
         data = process_result(result)
         failed_before_execution = result.data is None and bool(result.errors) and not any(
             error.path for error in result.errors or []

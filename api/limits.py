@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, ValidationRule
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    ValidationRule,
+)
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
@@ -20,5 +26,5 @@ class OneMutationPerRequest(ValidationRule):
             )
 
 
-def validation_rules(max_depth: int, max_aliases: int) -> list[type[ValidationRule]]:
+def validation_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule]]:
     return [depth_validator(max_depth, None), alias_validator(max_aliases), OneMutationPerRequest]

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from models import AuditChain, AuditEvent
 
@@ -136,5 +137,7 @@ async def verify(db: AsyncSession, key: str) -> ChainCheck:
 
 
 async def verify_all(db: AsyncSession) -> list[ChainCheck]:
-    keys = (await db.execute(select(AuditChain.key).order_by(AuditChain.key))).scalars().all()
+    keys = (
+        await db.execute(select(col(AuditChain.key)).order_by(col(AuditChain.key)))
+    ).scalars().all()
     return [await verify(db, key) for key in keys]

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlmodel import col
 
 from auth import policy
 from models import AuditEvent, Member
@@ -43,28 +44,28 @@ class AuditEventView:
     created_at: datetime
 
     def as_json(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        data = {name: getattr(self, name) for name in self.__slots__}
         data["created_at"] = self.created_at.isoformat()
         return data
 
 
-COLUMNS = (
+COLUMNS: tuple[Any, ...] = (
     AuditEvent.id, AuditEvent.action, AuditEvent.actor_kind, AuditEvent.actor_user_id,
     AuditEvent.team_id, AuditEvent.target_type, AuditEvent.target_id, AuditEvent.ip_address,
-    AuditEvent.user_agent, AuditEvent.reason, AuditEvent.details, AuditEvent.created_at,
+    AuditEvent.user_agent, AuditEvent.reason, AuditEvent.details, col(AuditEvent.created_at),
 )
 
 
 def _filtered(team_id: int, where: AuditFilter) -> Select[Any]:
-    statement = select(*COLUMNS).where(AuditEvent.team_id == team_id)
+    statement = select(*COLUMNS).where(col(AuditEvent.team_id) == team_id)
     if where.actions:
-        statement = statement.where(AuditEvent.action.in_(where.actions))  # type: ignore[attr-defined]
+        statement = statement.where(col(AuditEvent.action).in_(where.actions))
     if where.actor_user_id is not None:
-        statement = statement.where(AuditEvent.actor_user_id == where.actor_user_id)
+        statement = statement.where(col(AuditEvent.actor_user_id) == where.actor_user_id)
     if where.since is not None:
-        statement = statement.where(AuditEvent.created_at >= where.since)
+        statement = statement.where(col(AuditEvent.created_at) >= where.since)
     if where.until is not None:
-        statement = statement.where(AuditEvent.created_at < where.until)
+        statement = statement.where(col(AuditEvent.created_at) < where.until)
     return statement
 
 
@@ -77,9 +78,9 @@ async def team_events(
 ) -> Page[AuditEventView]:
     """Newest first; the cursor is the last event id seen."""
     policy.require_audit_reader(ctx.actor, team.viewer_role)
-    statement = _filtered(team.id, where).order_by(AuditEvent.id.desc()).limit(page.first + 1)  # type: ignore[union-attr]
+    statement = _filtered(team.id, where).order_by(col(AuditEvent.id).desc()).limit(page.first + 1)
     if page.after is not None:
-        statement = statement.where(AuditEvent.id < page.after)  # type: ignore[operator]
+        statement = statement.where(col(AuditEvent.id) < page.after)
     rows = await ctx.db.execute(statement)
     return Page.from_rows([(row.id, _view(row)) for row in rows], page)
 
@@ -96,8 +97,8 @@ async def export_team_events(
         rows = (
             await ctx.db.execute(
                 _filtered(team.id, where)
-                .where(AuditEvent.id > last)  # type: ignore[operator]
-                .order_by(AuditEvent.id)  # type: ignore[arg-type]
+                .where(col(AuditEvent.id) > last)
+                .order_by(col(AuditEvent.id))
                 .limit(EXPORT_BATCH)
             )
         ).all()
@@ -112,14 +113,14 @@ async def events_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[AuditEve
     """For node(id:): events of teams the viewer owns or administers, in one query."""
     if ctx.actor.user_id is None or not ids:
         return [None for _ in ids]
-    managed = select(Member.team_id).where(
-        Member.user_id == ctx.actor.user_id,
-        Member.role.in_(list(policy.MANAGER_ROLES)),  # type: ignore[attr-defined]
+    managed = select(col(Member.team_id)).where(
+        col(Member.user_id) == ctx.actor.user_id,
+        col(Member.role).in_(list(policy.MANAGER_ROLES)),
     )
     rows = await ctx.db.execute(
         select(*COLUMNS).where(
-            AuditEvent.id.in_(set(ids)),  # type: ignore[union-attr]
-            AuditEvent.team_id.in_(managed),  # type: ignore[union-attr]
+            col(AuditEvent.id).in_(set(ids)),
+            col(AuditEvent.team_id).in_(managed),
         )
     )
     found = {row.id: _view(row) for row in rows}

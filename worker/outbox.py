@@ -9,6 +9,7 @@ from email.message import EmailMessage
 import aiosmtplib
 import structlog
 from sqlalchemy import select
+from sqlmodel import col
 
 from models import OutboxMessage
 from worker.context import WorkerContext
@@ -48,11 +49,11 @@ async def deliver_outbox(ctx: WorkerContext) -> int:
             await db.execute(
                 select(OutboxMessage)
                 .where(
-                    OutboxMessage.sent_at.is_(None),  # type: ignore[union-attr]
-                    OutboxMessage.failed_at.is_(None),  # type: ignore[union-attr]
-                    OutboxMessage.due_at <= now,
+                    col(OutboxMessage.sent_at).is_(None),
+                    col(OutboxMessage.failed_at).is_(None),
+                    col(OutboxMessage.due_at) <= now,
                 )
-                .order_by(OutboxMessage.due_at, OutboxMessage.id)  # type: ignore[arg-type]
+                .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
                 .limit(BATCH_SIZE)
                 .with_for_update(skip_locked=True)
             )

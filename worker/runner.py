@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -37,8 +38,6 @@ async def run_forever(ctx: WorkerContext, stop: asyncio.Event) -> None:
     log.info("worker.started", interval=ctx.settings.worker_interval_seconds)
     while not stop.is_set():
         await run_once(ctx)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=ctx.settings.worker_interval_seconds)
-        except TimeoutError:
-            pass
     log.info("worker.stopped")

@@ -49,7 +49,7 @@ class AuditEvent(Node):
             ip_address=view.ip_address,
             user_agent=view.user_agent,
             reason=view.reason,
-            details=view.details,
+            details=JSON(view.details),
             created_at=view.created_at,
             actor_user_id=view.actor_user_id,
         )

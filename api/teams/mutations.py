@@ -5,7 +5,8 @@ import strawberry
 from api.context import Info
 from api.errors import Payload, typed_errors
 from api.relay import parse_id
-from api.teams.types import Invitation, Member, Role, Team
+from api.teams.types import Invitation, Member, Team
+from models import Role
 from services import invitations, teams
 
 
@@ -27,7 +28,7 @@ class UpdateTeamInput:
 class InviteMemberInput:
     team_id: strawberry.ID
     email: str
-    role: Role = Role.MEMBER  # type: ignore[attr-defined]
+    role: Role = Role.MEMBER
 
 
 @strawberry.input

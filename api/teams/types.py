@@ -9,7 +9,7 @@ from api.context import Info
 from api.relay import Connection, Node, connection_edges, from_cursor, to_global_id
 from api.users.types import User
 from auth import policy
-from models import Role as RoleEnum
+from models import Role
 from services import audit_log
 from services import teams as team_service
 from services.audit_log import AuditFilter
@@ -17,7 +17,7 @@ from services.invitations import InvitationView
 from services.pages import PageRequest
 from services.teams import MemberView, TeamView
 
-Role = strawberry.enum(RoleEnum, name="Role", description="A member's role in a team.")
+strawberry.enum(Role, name="Role", description="A member's role in a team.")
 
 
 @strawberry.type(description="A user's membership of a team.")
