@@ -13,16 +13,17 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from api import health
+from api import google, health
 from api.audit.export import export_audit_events
 from api.http import OrgwardGraphQL
 from api.limits_http import BodySizeLimit
 from api.metrics import MetricsMiddleware
 from api.schema import create_schema
 from api.state import AppState
+from auth.google import flow_cookie
 from core import migrate
 from core.clock import Clock, SystemClock
-from core.db import create_engine, session_factory
+from core.db import create_engine, create_side_engine, session_factory
 from core.settings import Settings
 from worker.context import WorkerContext
 from worker.runner import run_forever
@@ -42,7 +43,7 @@ def create_app(
     settings.check_startable()
     engine = engine or create_engine(settings)
     state = AppState(settings=settings, engine=engine, sessions=session_factory(engine),
-                     clock=clock or SystemClock())
+                     clock=clock or SystemClock(), side_engine=create_side_engine(settings))
     graphql = OrgwardGraphQL(create_schema(settings), state)
     with_worker = settings.worker_in_process() if run_worker is None else run_worker
     migrate_on_start = (not settings.is_production) if apply_migrations is None else apply_migrations
@@ -64,6 +65,8 @@ def create_app(
             if worker is not None:
                 await worker
             await engine.dispose()
+            if state.side_engine is not None:
+                await state.side_engine.dispose()
 
     middleware = [Middleware(MetricsMiddleware), Middleware(BodySizeLimit)]
     if settings.allowed_origins:
@@ -72,8 +75,11 @@ def create_app(
             allow_methods=["GET", "POST"], allow_headers=["content-type", "authorization",
                                                           "x-request-id"],
         ))
+    if settings.google_enabled:
+        middleware.append(flow_cookie(settings))
     app = Starlette(
         routes=[
+            *(google.routes(settings) if settings.google_enabled else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/teams/{slug}/audit-events.jsonl", export_audit_events, methods=["GET"]),
             Route("/healthz", health.healthz),

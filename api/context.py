@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
@@ -34,11 +34,12 @@ class RequestContext:
     failed: bool = False
     # A session token to set (str) or clear ("") on the response after a successful commit.
     new_session_token: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    side_engine: AsyncEngine | None = None
 
     @cached_property
     def service(self) -> ServiceContext:
-        return ServiceContext(db=self.db, actor=self.actor, settings=self.settings, clock=self.clock)
+        return ServiceContext(db=self.db, actor=self.actor, settings=self.settings,
+                              clock=self.clock, side_engine=self.side_engine)
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -50,7 +50,7 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         context = RequestContext(
             request=request, response=response, db=db, actor=who.actor,
             settings=state.settings, clock=state.clock, request_id=who.request_id,
-            cookie_authenticated=who.cookie_authenticated,
+            cookie_authenticated=who.cookie_authenticated, side_engine=state.side_engine,
         )
         request.state.orgward = context
         response.headers["x-request-id"] = who.request_id

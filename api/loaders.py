@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from services import invitations, teams, users
+from services import domains, invitations, teams, users
 from services.context import ServiceContext
+from services.domains import DomainView
 from services.invitations import InvitationView
 from services.pages import Page, PageRequest
 from services.teams import MemberView, TeamView
@@ -26,6 +27,8 @@ class Loaders:
         self.member_count = DataLoader[int, int](self._member_counts)
         self.pending_invitations = DataLoader[int, list[InvitationView]](self._invitations)
         self.invitation = DataLoader[int, InvitationView | None](self._invitations_by_id)
+        self.domains = DataLoader[int, list[DomainView]](self._domains)
+        self.domain = DataLoader[int, DomainView | None](self._domains_by_id)
 
     async def _users(self, ids: Sequence[int]) -> list[UserView | None]:
         return await users.users_by_id(self._ctx, ids)
@@ -53,3 +56,9 @@ class Loaders:
 
     async def _invitations_by_id(self, ids: Sequence[int]) -> list[InvitationView | None]:
         return await invitations.invitations_by_id(self._ctx, ids)
+
+    async def _domains(self, team_ids: Sequence[int]) -> list[list[DomainView]]:
+        return await domains.domains_of_teams(self._ctx, team_ids)
+
+    async def _domains_by_id(self, ids: Sequence[int]) -> list[DomainView | None]:
+        return await domains.domains_by_id(self._ctx, ids)

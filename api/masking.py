@@ -26,13 +26,17 @@ class MaskUnexpectedErrors(SchemaExtension):
         original = error.original_error
         if original is None or isinstance(original, GraphQLError):
             return error  # parse and validation errors are the client's to read
+        # A resolver failed: whatever the request wrote before that must not be committed.
+        context = self.execution_context.context
+        if context is not None and hasattr(context, "failed"):
+            context.failed = True
         if isinstance(original, DomainError):
             extensions = {"code": original.code.value}
             if original.field:
                 extensions["field"] = original.field
             return GraphQLError(original.message, error.nodes, path=error.path,
                                 extensions=extensions)
-        request_id = getattr(self.execution_context.context, "request_id", None)
+        request_id = getattr(context, "request_id", None)
         log.error("graphql.unexpected_error", request_id=request_id, path=error.path,
                   exc_info=original)
         return GraphQLError(

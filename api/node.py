@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from api.audit.types import AuditEvent
 from api.context import Info
+from api.domains.types import Domain
 from api.relay import Node, from_global_id
 from api.teams.types import Invitation, Member, Team
 from api.users.types import Session, User
@@ -46,6 +47,11 @@ async def _audit_event(info: Info, key: int) -> Node | None:
     return AuditEvent.from_view(view) if view else None
 
 
+async def _domain(info: Info, key: int) -> Node | None:
+    view = await info.context.loaders.domain.load(key)
+    return Domain.from_view(view) if view else None
+
+
 RESOLVERS: dict[str, Callable[[Info, int], Awaitable[Node | None]]] = {
     "User": _user,
     "Team": _team,
@@ -53,6 +59,7 @@ RESOLVERS: dict[str, Callable[[Info, int], Awaitable[Node | None]]] = {
     "Invitation": _invitation,
     "Session": _session,
     "AuditEvent": _audit_event,
+    "Domain": _domain,
 }
 
 

@@ -14,7 +14,9 @@ from strawberry.extensions.base_extension import SchemaExtension
 
 from api import node as node_resolver
 from api.context import Info
+from api.domains.mutations import DomainMutations
 from api.errors import MutationError, RateLimitedError
+from api.identities.mutations import IdentityMutations
 from api.limits import validation_rules
 from api.masking import MaskUnexpectedErrors
 from api.relay import Node
@@ -57,7 +59,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation(UserMutations, TeamMutations):
+class Mutation(UserMutations, TeamMutations, DomainMutations, IdentityMutations):
     pass
 
 

@@ -16,3 +16,5 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
+    # Writes outside the request's transaction (sign-in limits, failed-attempt audit events).
+    side_engine: AsyncEngine | None = None

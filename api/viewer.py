@@ -5,11 +5,14 @@ from datetime import date, datetime
 import strawberry
 
 from api.context import Info
+from api.domains.types import SuggestedTeam
+from api.identities.types import Identity
 from api.relay import connection_edges, from_cursor, to_global_id
 from api.teams.types import Team, TeamConnection
 from api.users.types import Session, User
 from models import User as UserRow
-from services import accounts, teams
+from services import accounts, enrollment, teams
+from services.identities import my_identities
 from services.pages import PageRequest
 from services.users import user_view
 
@@ -69,6 +72,18 @@ class Viewer:
         )
         edges, page_info = connection_edges(page, Team.from_view)
         return TeamConnection(edges=edges, page_info=page_info)
+
+    @strawberry.field(
+        description="Teams offered to the viewer because their verified email is in the team's "
+        "verified domain (enrollment suggest or auto-join), which they are not a member of."
+    )
+    async def suggested_teams(self, info: Info) -> list[SuggestedTeam]:
+        views = await enrollment.suggested_teams(info.context.service)
+        return [SuggestedTeam.from_view(view) for view in views]
+
+    @strawberry.field(description="Sign-in provider accounts (Google) linked to the viewer.")
+    async def identities(self, info: Info) -> list[Identity]:
+        return [Identity.from_row(row) for row in await my_identities(info.context.service)]
 
     @strawberry.field(description="The viewer's active sessions, most recently used first.")
     async def sessions(self, info: Info) -> list[Session]:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.settings import Settings
+
+T = TypeVar("T")
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -23,9 +28,19 @@ def hasher(settings: Settings) -> PasswordHasher:
     return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
 
 
+# argon2id costs 64 MiB and tens of milliseconds a time: a burst of sign-ins queues here rather
+# than exhausting memory and every thread (2 per core is enough to keep the cores busy).
+_SLOTS = asyncio.Semaphore(2 * (os.cpu_count() or 1))
+
+
+async def _in_thread(function: Callable[..., T], *args: object) -> T:
+    async with _SLOTS:
+        return await asyncio.to_thread(function, *args)
+
+
 async def hash_password(settings: Settings, password: str) -> str:
     # argon2 is deliberately slow: keep it off the event loop.
-    return await asyncio.to_thread(hasher(settings).hash, password)
+    return await _in_thread(hasher(settings).hash, password)
 
 
 async def verify_password(settings: Settings, password_hash: str | None, password: str) -> bool:
@@ -36,7 +51,7 @@ async def verify_password(settings: Settings, password_hash: str | None, passwor
     usable = _encodable(password)
     secret = password if usable else "orgward-not-a-password"
     try:
-        ok = await asyncio.to_thread(hasher(settings).verify, target, secret)
+        ok = await _in_thread(hasher(settings).verify, target, secret)
     except (VerificationError, InvalidHashError):
         return False
     return bool(ok) and bool(password_hash) and usable

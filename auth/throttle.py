@@ -5,8 +5,9 @@ first failure. From the `signin_free_failures`-th failure on, each failure block
 doubling delay (the attacker is slowed); at `signin_max_failures` the key is refused for the
 lockout period. The count only starts over once the window has passed and no block has ended
 within the last window, so waiting out the delays never resets it before the lockout.
-Counts are written on their own connection and committed at once, because the request's own
-transaction is rolled back when sign-in fails.
+Attempts are counted before the password is checked, on the side engine's own connection and
+committed at once: the request's transaction is rolled back when sign-in fails, and concurrent
+attempts must see each other.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from core.settings import Settings
@@ -66,65 +67,74 @@ def address_key(ip_address: str | None) -> str | None:
     return f"signin:address:{ip_address}" if ip_address else None
 
 
-async def retry_after(engine: AsyncEngine, keys: list[str], now: datetime) -> int | None:
-    """Seconds until every key may try again, or None if none is blocked."""
-    async with engine.connect() as connection:
-        rows = await connection.execute(
-            select(col(Throttle.blocked_until)).where(
-                col(Throttle.key).in_(keys),
-                col(Throttle.blocked_until) > now,
-            )
-        )
-        until = [row[0] for row in rows if row[0] is not None]
-    if not until:
-        return None
-    return max(1, math.ceil((max(until) - now).total_seconds()))
+async def attempt(engine: AsyncEngine, key: str, limits: Limits, now: datetime) -> int | None:
+    """Count an attempt *before* the password is checked; the seconds to wait if refused.
 
-
-async def record_failure(engine: AsyncEngine, key: str, limits: Limits, now: datetime) -> None:
+    The count and the block are one conditional UPDATE, so concurrent attempts cannot all slip
+    past a check made before any of them was counted: once one attempt sets the block, the
+    others find it. A successful attempt is forgiven afterwards (`forget`, `refund`).
+    """
     async with engine.begin() as connection:
-        failures = await _increment(connection, key, limits, now)
-        blocked_until = _blocked_until(failures, limits, now)
-        if blocked_until is not None:
-            await connection.execute(
-                update(Throttle)
-                .where(col(Throttle.key) == key)
-                .values(blocked_until=blocked_until)
-            )
-
-
-async def clear(db: AsyncSession, keys: list[str]) -> None:
-    """Forget an account's failures after a successful sign-in (in the request's transaction)."""
-    await db.execute(
-        update(Throttle)
-        .where(col(Throttle.key).in_(keys))
-        .values(failures=0, blocked_until=None)
-    )
-
-
-async def _increment(connection: AsyncConnection, key: str, limits: Limits, now: datetime) -> int:
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    await connection.execute(
-        insert(Throttle)
-        .values(key=key, failures=0, window_started_at=now)
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    quiet_since = now - limits.window
-    blocked_until = col(Throttle.blocked_until)
-    expired = and_(
-        col(Throttle.window_started_at) < quiet_since,
-        or_(blocked_until.is_(None), blocked_until < quiet_since),
-    )
-    result = await connection.execute(
-        update(Throttle)
-        .where(col(Throttle.key) == key)
-        .values(
-            failures=case((expired, 1), else_=Throttle.failures + 1),
-            window_started_at=case((expired, now), else_=Throttle.window_started_at),
+        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        await connection.execute(
+            insert(Throttle)
+            .values(key=key, failures=0, window_started_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
         )
-        .returning(col(Throttle.failures))
-    )
-    return int(result.scalar_one())
+        quiet_since = now - limits.window
+        blocked_until = col(Throttle.blocked_until)
+        expired = and_(
+            col(Throttle.window_started_at) < quiet_since,
+            or_(blocked_until.is_(None), blocked_until < quiet_since),
+        )
+        counted = await connection.execute(
+            update(Throttle)
+            .where(col(Throttle.key) == key, or_(blocked_until.is_(None), blocked_until <= now))
+            .values(
+                failures=case((expired, 1), else_=Throttle.failures + 1),
+                window_started_at=case((expired, now), else_=Throttle.window_started_at),
+            )
+            .returning(col(Throttle.failures))
+        )
+        failures = counted.scalar_one_or_none()
+        if failures is None:
+            until = await connection.scalar(
+                select(col(Throttle.blocked_until)).where(col(Throttle.key) == key)
+            )
+            return max(1, math.ceil((until - now).total_seconds())) if until else 1
+        block = _blocked_until(failures, limits, now)
+        if block is not None:
+            await connection.execute(
+                update(Throttle).where(col(Throttle.key) == key).values(blocked_until=block)
+            )
+    return None
+
+
+async def forget(engine: AsyncEngine, keys: list[str]) -> None:
+    """After a success: the account's keys start over."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(Throttle)
+            .where(col(Throttle.key).in_(keys))
+            .values(failures=0, blocked_until=None)
+        )
+
+
+async def refund(engine: AsyncEngine, key: str, limits: Limits) -> None:
+    """After a success: take back one provisional count of a shared key (an address), lifting
+    its block only if it is back under the free allowance."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(Throttle)
+            .where(col(Throttle.key) == key, col(Throttle.failures) > 0)
+            .values(
+                failures=col(Throttle.failures) - 1,
+                blocked_until=case(
+                    (col(Throttle.failures) - 1 < limits.free_failures, None),
+                    else_=col(Throttle.blocked_until),
+                ),
+            )
+        )
 
 
 def _blocked_until(failures: int, limits: Limits, now: datetime) -> datetime | None:

@@ -27,6 +27,14 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+def create_side_engine(settings: Settings) -> AsyncEngine:
+    """A small pool for short writes outside a request's transaction (sign-in limits, failed
+    attempt records): a request holding a main connection never waits on the main pool again."""
+    if settings.database_url.startswith("sqlite"):
+        return create_engine(settings)
+    return create_engine(settings, pool_size=2, max_overflow=8, pool_timeout=10)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers and one writer work at once (the sign-in limiter writes on its own
     # connection while a request transaction is open); foreign keys are off by default in SQLite.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import cached_property
 from urllib.parse import urlsplit
@@ -10,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "orgward-development-secret-change-me"
+GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
 
 
 class Environment(StrEnum):
@@ -56,6 +58,20 @@ class Settings(BaseSettings):
     signin_lockout_minutes: int = 60
     signin_ip_factor: int = 5
 
+    # Google sign-in (OpenID Connect, SPEC 3): on once a client id and secret are set.
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_discovery_url: str = GOOGLE_DISCOVERY_URL
+    # Registered at Google as the authorized redirect URI; {public_base_url}/auth/google/callback.
+    google_redirect_uri: str | None = None
+    # How long a new Google account may wait for its birth date before it is discarded [P4].
+    google_signup_minutes: int = 30
+    # The front end's sign-in page, where Google sign-in reports `?error=<code>` and asks a new
+    # user to finish signing up (`?signup=...`); defaults to {frontend_url}/sign-in.
+    sign_in_page_url: str | None = None
+    # Origins a `next` URL may point to after sign-in, besides the front end's and the API's.
+    sign_in_redirect_origins: list[str] = Field(default_factory=list)
+
     max_query_depth: int = 12
     max_query_aliases: int = 15
     max_query_tokens: int = 2000
@@ -63,7 +79,18 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = 2.0
     run_worker_in_process: bool | None = None
 
-    @field_validator("public_base_url", "frontend_url")
+    # The DNS server that domain verification asks (SPEC 4); none set: the system's resolver.
+    dns_resolver_address: str | None = None
+    dns_resolver_port: int = Field(default=53, ge=1, le=65535)
+    dns_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("dns_resolver_address")
+    @classmethod
+    def _ip_address(cls, value: str | None) -> str | None:
+        # The resolver is asked by address: a host name would need a resolver of its own.
+        return str(ipaddress.ip_address(value.strip())) if value and value.strip() else None
+
+    @field_validator("public_base_url", "frontend_url", "sign_in_page_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
@@ -79,6 +106,24 @@ class Settings(BaseSettings):
     @property
     def links_base_url(self) -> str:
         return self.frontend_url or self.public_base_url
+
+    @property
+    def google_enabled(self) -> bool:
+        return bool(self.google_client_id and self.google_client_secret)
+
+    @property
+    def google_callback_url(self) -> str:
+        return self.google_redirect_uri or f"{self.public_base_url}/auth/google/callback"
+
+    @property
+    def sign_in_page(self) -> str:
+        return self.sign_in_page_url or f"{self.links_base_url}/sign-in"
+
+    @property
+    def sign_in_redirect_allowed(self) -> frozenset[str]:
+        """Origins a browser may be sent back to after signing in (no open redirect)."""
+        urls = [self.links_base_url, self.public_base_url, *self.sign_in_redirect_origins]
+        return frozenset(_origin(url) for url in urls)
 
     @cached_property
     def trusted_origins(self) -> frozenset[str]:
@@ -106,6 +151,11 @@ class Settings(BaseSettings):
             )
         if self.is_production and len(self.secret_key) < 32:
             raise ValueError("ORGWARD_SECRET_KEY must be at least 32 characters in production")
+        if self.is_production and self.google_enabled and not (
+            self.google_callback_url.startswith("https://")
+            and self.google_discovery_url.startswith("https://")
+        ):
+            raise ValueError("Google sign-in needs https redirect and discovery URLs in production")
 
 
 def _origin(url: str) -> str:

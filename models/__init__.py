@@ -2,7 +2,9 @@
 
 from models.audit import AuditChain, AuditEvent
 from models.base import metadata
+from models.domain import Domain, DomainStatus, Enrollment
 from models.email_verification import EmailVerification
+from models.identity import Identity, SignupTicket
 from models.outbox import OutboxMessage
 from models.session import UserSession
 from models.team import Invitation, Member, Role, Team
@@ -12,11 +14,16 @@ from models.user import User, UserStatus
 __all__ = [
     "AuditChain",
     "AuditEvent",
+    "Domain",
+    "DomainStatus",
     "EmailVerification",
+    "Enrollment",
+    "Identity",
     "Invitation",
     "Member",
     "OutboxMessage",
     "Role",
+    "SignupTicket",
     "Team",
     "Throttle",
     "User",

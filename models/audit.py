@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import Id, UTCDateTime
@@ -21,13 +21,10 @@ class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, sa_type=Id, primary_key=True)
     action: str = Field(sa_type=String(64))
     actor_kind: str = Field(sa_type=String(16))
-    actor_user_id: int | None = Field(
-        default=None,
-        sa_column=Column(Id, ForeignKey("user_account.id", ondelete="SET NULL"), index=True),
-    )
-    team_id: int | None = Field(
-        default=None, sa_column=Column(Id, ForeignKey("team.id", ondelete="SET NULL"))
-    )
+    # Plain ids, no foreign keys: they are hashed into the chain, so a cascade rewriting them
+    # when a user or team goes would break it, and the trail must outlive what it describes.
+    actor_user_id: int | None = Field(default=None, sa_type=Id, index=True)
+    team_id: int | None = Field(default=None, sa_type=Id)
     target_type: str | None = Field(default=None, sa_type=String(32))
     target_id: int | None = Field(default=None, sa_type=Id)
     ip_address: str | None = Field(default=None, sa_type=String(45))

@@ -10,6 +10,8 @@ from models.base import Id, UTCDateTime, enum_type
 
 
 class UserStatus(StrEnum):
+    # A Google sign-up waiting for its birth date [P4]: it cannot sign in, nothing sees it.
+    PENDING = "pending"
     ACTIVE = "active"
     DEACTIVATED = "deactivated"
     PENDING_DELETION = "pending_deletion"

@@ -74,7 +74,7 @@ async def sign_up(ctx: ServiceContext, data: SignUpInput) -> SignedIn:
     await _flush_or_conflict(ctx)
     audit.user_signed_up(ctx, user=user)
     await _send_verification(ctx, user)
-    return await _open_session(ctx, user)
+    return await open_session(ctx, user)
 
 
 async def sign_in(ctx: ServiceContext, *, identifier: str, password: str) -> SignedIn:
@@ -88,9 +88,13 @@ async def sign_in(ctx: ServiceContext, *, identifier: str, password: str) -> Sig
     # attacker which email address belongs to which (public) username [P1].
     account = throttle.account_key(lookup)
     address = throttle.address_key(ctx.actor.origin.ip_address)
-    keys = [account] + ([address] if address else [])
-    wait = await throttle.retry_after(ctx.engine, keys, now)
-    if wait is not None:
+    address_limits = throttle.Limits.for_addresses(settings)
+    if address and (wait := await throttle.attempt(ctx.engine, address, address_limits, now)):
+        raise _rate_limited(wait)
+    wait = await throttle.attempt(ctx.engine, account, throttle.Limits.for_accounts(settings), now)
+    if wait:
+        if address:
+            await throttle.refund(ctx.engine, address, address_limits)
         raise _rate_limited(wait)
 
     user = (
@@ -102,25 +106,21 @@ async def sign_in(ctx: ServiceContext, *, identifier: str, password: str) -> Sig
         settings, user.password_hash if user else None, password
     )
     if not valid or user is None or user.status is UserStatus.DELETED:
-        await throttle.record_failure(
-            ctx.engine, account, throttle.Limits.for_accounts(settings), now
-        )
-        if address:
-            await throttle.record_failure(
-                ctx.engine, address, throttle.Limits.for_addresses(settings), now
-            )
+        # The attempt is already counted: only its record is left to write.
         await audit.sign_in_failed(ctx, user_id=user.id if user else None)
         raise InvalidInput(INVALID_CREDENTIALS, field="identifier")
     if user.status is not UserStatus.ACTIVE:
         raise Forbidden("This account is not active. Contact your team's administrators.")
 
-    await throttle.clear(
-        ctx.db, [throttle.account_key(user.username), throttle.account_key(user.email)]
+    await throttle.forget(
+        ctx.engine, [throttle.account_key(user.username), throttle.account_key(user.email)]
     )
+    if address:
+        await throttle.refund(ctx.engine, address, address_limits)
     if user.password_hash and passwords.needs_rehash(settings, user.password_hash):
         user.password_hash = await passwords.hash_password(settings, password)
     user.last_login_at = now
-    return await _open_session(ctx, user)
+    return await open_session(ctx, user)
 
 
 async def sign_out(ctx: ServiceContext) -> None:
@@ -335,7 +335,7 @@ async def _send_verification(ctx: ServiceContext, user: User) -> None:
     )
 
 
-async def _open_session(ctx: ServiceContext, user: User) -> SignedIn:
+async def open_session(ctx: ServiceContext, user: User, *, via: str = "password") -> SignedIn:
     """Start a fresh session (rotating any the request came with) and note new devices."""
     now = ctx.now()
     origin = ctx.actor.origin
@@ -356,7 +356,7 @@ async def _open_session(ctx: ServiceContext, user: User) -> SignedIn:
                 ip_address=origin.ip_address, user_agent=origin.user_agent,
             ),
         )
-    audit.user_signed_in(ctx, user=user, session_id=session.id)
+    audit.user_signed_in(ctx, user=user, session_id=session.id, via=via)
     return SignedIn(user=user, session=session, token=token)
 
 
@@ -367,15 +367,13 @@ async def _confirm_password(
     session cannot be used to guess the password."""
     now = ctx.now()
     key = throttle.reauth_key(user.id)  # type: ignore[arg-type]
-    wait = await throttle.retry_after(ctx.engine, [key], now)
-    if wait is not None:
+    if wait := await throttle.attempt(
+        ctx.engine, key, throttle.Limits.for_accounts(ctx.settings), now
+    ):
         raise _rate_limited(wait)
     if not await passwords.verify_password(ctx.settings, user.password_hash, password):
-        await throttle.record_failure(
-            ctx.engine, key, throttle.Limits.for_accounts(ctx.settings), now
-        )
         raise InvalidInput(message, field=field)
-    await throttle.clear(ctx.db, [key])
+    await throttle.forget(ctx.engine, [key])
 
 
 def _rate_limited(wait: int) -> RateLimited:

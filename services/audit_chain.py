@@ -35,6 +35,12 @@ def chain_key(team_id: int | None, user_id: int | None) -> str:
     return "platform"
 
 
+def address_chain_key(ip_address: str | None) -> str:
+    if not ip_address:
+        return "platform"
+    return "address:" + hashlib.sha256(ip_address.encode()).hexdigest()[:24]
+
+
 def digest(event_row: AuditEvent, prev_hash: str) -> str:
     body = {
         "key": event_row.chain_key,

@@ -18,12 +18,18 @@ class ServiceContext:
     actor: Actor
     settings: Settings
     clock: Clock
+    side_engine: AsyncEngine | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
 
     @property
     def engine(self) -> AsyncEngine:
+        """For writes that must outlive the request's transaction (a failed sign-in's count and
+        audit event). When the app provides a side engine (a small pool of its own), a request
+        never waits for a second connection from the pool it already holds one of."""
+        if self.side_engine is not None:
+            return self.side_engine
         bind = self.db.bind
         assert isinstance(bind, AsyncEngine)
         return bind

@@ -8,7 +8,7 @@ so whatever depends on verified addresses reacts in one place.
 from __future__ import annotations
 
 from models import User
-from services import audit
+from services import audit, enrollment
 from services.context import ServiceContext
 
 
@@ -17,3 +17,5 @@ async def email_verified(ctx: ServiceContext, user: User, *, via: str) -> None:
     user.email_verified_at = now
     user.updated_at = now
     audit.email_verified(ctx, user=user, via=via)
+    # [SPEC 2] a team holding the address's domain with auto-join takes the user in.
+    await enrollment.enroll_verified_email(ctx, user)

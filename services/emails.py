@@ -76,3 +76,33 @@ def team_contact(*, team_name: str, sender: str, subject: str, message: str) -> 
             f"{message}\n\nReply to this email to answer {sender} directly.\n"
         ),
     )
+
+
+def domain_check_failed(
+    *, team_name: str, domain: str, message: str, verified_until: datetime | None
+) -> Email:
+    until = f"until {_when(verified_until)}" if verified_until else "for now"
+    return Email(
+        kind="domain_check_failed",
+        subject=f"[{team_name}] The DNS check of {domain} failed",
+        body=(
+            f"Orgward re-checked the DNS record that proves {team_name} controls {domain}, "
+            f"and the check failed:\n\n  {message}\n\n"
+            f"The domain stays verified {until}. Publish the TXT record shown on the team's "
+            "domain settings again (or fix the DNS server) before then, or the domain lapses "
+            "and its effects end.\n"
+        ),
+    )
+
+
+def domain_lapsed(*, team_name: str, domain: str) -> Email:
+    return Email(
+        kind="domain_lapsed",
+        subject=f"[{team_name}] {domain} is no longer verified",
+        body=(
+            f"The DNS record proving that {team_name} controls {domain} could not be found "
+            "for too long, so the domain is no longer verified and its effects have ended.\n\n"
+            "To verify it again, publish the TXT record shown on the team's domain settings "
+            "and check the domain.\n"
+        ),
+    )

@@ -9,6 +9,7 @@ from datetime import date
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 from core.errors import InvalidInput
@@ -152,3 +153,45 @@ def birth_date(value: date, today: date, field: str = "birthDate") -> date:
 
 def age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def domain_name(value: str, field: str = "name") -> str:
+    """A DNS domain name as stored: lowercase ASCII (IDNA 2008, punycode), no trailing dot.
+
+    Refuses wildcards, addresses, URLs and anything that is not a host name; whether the name
+    may be claimed (public suffixes such as a lone `com`, mail providers) is decided elsewhere.
+    """
+    cleaned = value.strip()
+    if cleaned.endswith("."):
+        cleaned = cleaned[:-1]  # the fully qualified form names the same domain
+    if not cleaned or len(cleaned) > 253 * 4:
+        raise InvalidInput("Enter a domain name like example.com.", field=field)
+    if "*" in cleaned:
+        raise InvalidInput("Wildcards are not allowed: enter the domain itself.", field=field)
+    if any(mark in cleaned for mark in "@/:") or any(ch.isspace() for ch in cleaned):
+        raise InvalidInput(
+            "Enter only the domain name (like example.com), not an address or a URL.", field=field
+        )
+    try:
+        ascii_name = idna.encode(cleaned, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        raise InvalidInput("That is not a valid domain name.", field=field) from None
+    labels = ascii_name.split(".")
+    if (
+        len(ascii_name) > 253
+        or not all(DOMAIN_LABEL_RE.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()  # an IP address, not a name
+    ):
+        raise InvalidInput("That is not a valid domain name.", field=field)
+    return ascii_name
+
+
+def domain_display(name: str) -> str:
+    """A stored domain name as people read it (Unicode), or as stored if it does not decode."""
+    try:
+        return idna.decode(name)
+    except (idna.IDNAError, UnicodeError):
+        return name

@@ -17,7 +17,7 @@ from services import audit, emails, normalize
 from services.context import ServiceContext
 from services.outbox import send_email
 from services.pages import Page, PageRequest
-from services.users import USER_COLUMNS, UserView, user_view
+from services.users import UserView, user_columns, user_view
 
 ROLE_ORDER = {Role.OWNER: 0, Role.ADMIN: 1, Role.BILLING: 2, Role.MEMBER: 3}
 
@@ -138,7 +138,7 @@ async def member_pages(
     if not teams:
         return []
     team_ids = [team.id for team in teams]
-    members = _member_rows().where(Member.team_id.in_(team_ids))  # type: ignore[attr-defined]
+    members = _member_rows(ctx).where(Member.team_id.in_(team_ids))  # type: ignore[attr-defined]
     if page.after is not None:
         members = members.where(Member.id > page.after)  # type: ignore[operator]
     if len(team_ids) == 1:
@@ -174,7 +174,7 @@ async def member_counts(ctx: ServiceContext, team_ids: Sequence[int]) -> list[in
 async def contacts(ctx: ServiceContext, team: TeamView) -> list[MemberView]:
     """[P15] Every member may list the team's owners, admins and billing contacts."""
     rows = await ctx.db.execute(
-        _member_rows().where(Member.team_id == team.id, Member.role != Role.MEMBER)
+        _member_rows(ctx).where(Member.team_id == team.id, Member.role != Role.MEMBER)
     )
     views = [_member_view(ctx, row) for row in rows]
     return sorted(views, key=lambda view: (ROLE_ORDER[view.role], view.user.username))
@@ -184,7 +184,7 @@ async def members_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[MemberV
     """Members of teams the viewer belongs to (or any, for staff), in one query."""
     if ctx.actor.user is None or not ids:
         return [None for _ in ids]
-    statement = _member_rows().where(Member.id.in_(set(ids)))  # type: ignore[union-attr]
+    statement = _member_rows(ctx).where(Member.id.in_(set(ids)))  # type: ignore[union-attr]
     if not ctx.actor.is_staff:
         viewer_teams = select(Member.team_id).where(Member.user_id == ctx.actor.user_id)
         statement = statement.where(Member.team_id.in_(viewer_teams))  # type: ignore[attr-defined]
@@ -310,14 +310,14 @@ def _team_view(team: Team, role: Role | None) -> TeamView:
     )
 
 
-def _member_rows() -> Select[Any]:
+def _member_rows(ctx: ServiceContext) -> Select[Any]:
     """Exactly the columns a MemberView needs: the membership and its user, in one join."""
     return select(
         Member.id.label("member_id"),  # type: ignore[union-attr]
         Member.team_id,
         Member.role,
         Member.created_at.label("joined_at"),  # type: ignore[attr-defined]
-        *USER_COLUMNS,
+        *user_columns(ctx),
     ).join(User, User.id == Member.user_id)  # type: ignore[arg-type]
 
 

@@ -40,9 +40,19 @@ class UserView:
     created_at: datetime
 
 
+def user_columns(ctx: ServiceContext) -> tuple[Any, ...]:
+    """USER_COLUMNS, and the [P2] fact that email visibility needs for this viewer."""
+    in_domain = policy.email_in_managed_domain(ctx.actor.user_id, ctx.now())
+    return (*USER_COLUMNS, in_domain.label("email_in_managed_domain"))
+
+
 def user_view(actor: Actor, row: Any) -> UserView:
-    """Build from a User or a row of USER_COLUMNS (attribute access works on both)."""
-    visible = policy.email_visible(actor.user, row.id, row.email_public)
+    """Build from a User or a row of `user_columns` (attribute access works on both; a User
+    row carries no domain fact, which only matters for someone else's private email)."""
+    visible = policy.email_visible(
+        actor.user, row.id, row.email_public,
+        in_managed_domain=bool(getattr(row, "email_in_managed_domain", False)),
+    )
     return UserView(
         id=row.id,
         username=row.username,
@@ -62,7 +72,7 @@ async def users_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[UserView 
     if ctx.actor.user is None or not ids:
         return [None for _ in ids]
     rows = await ctx.db.execute(
-        select(*USER_COLUMNS).where(
+        select(*user_columns(ctx)).where(
             col(User.id).in_(set(ids)),
             col(User.status) != UserStatus.DELETED,
         )
@@ -84,7 +94,7 @@ async def user_by_username(ctx: ServiceContext, username: str) -> UserView | Non
         return None
     row = (
         await ctx.db.execute(
-            select(*USER_COLUMNS).where(
+            select(*user_columns(ctx)).where(
                 col(User.username) == wanted,
                 col(User.status) != UserStatus.DELETED,
             )

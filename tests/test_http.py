@@ -254,3 +254,44 @@ async def test_unpaired_surrogates_are_refused_before_any_work(world: World) -> 
         response = await http.post("/graphql", content=body,
                                    headers={"content-type": "application/json"})
     assert response.status_code == 400
+
+
+CREATE = 'createTeam(input: {name: "%s"}) { team { slug } errors { code } }'
+
+
+async def test_fragments_cannot_smuggle_a_second_mutation(world: World) -> None:
+    alice = await world.sign_up("alice")
+    for document in (
+        "mutation { ... on Mutation { a: %s b: %s } }" % (CREATE % "One", CREATE % "Two"),
+        "mutation { ...Both } fragment Both on Mutation { a: %s b: %s }"
+        % (CREATE % "One", CREATE % "Two"),
+        "mutation { a: %s ...More } fragment More on Mutation { b: %s }"
+        % (CREATE % "One", CREATE % "Two"),
+    ):
+        body = await alice.raw(document)
+        assert body.get("data") is None, document
+        assert "exactly one mutation field" in body["errors"][0]["message"]
+    teams = await alice("{ viewer { teams { edges { node { slug } } } } }")
+    assert teams["viewer"]["teams"]["edges"] == []
+    # One mutation behind a fragment is fine.
+    ok = await alice("mutation { ...One } fragment One on Mutation { %s }" % (CREATE % "Solo"))
+    assert ok["createTeam"]["team"] == {"slug": "solo"}
+
+
+async def test_an_unexpected_error_in_a_mutation_writes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services import audit
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("audit store unavailable")
+
+    alice = await world.sign_up("alice")
+    monkeypatch.setattr(audit, "team_created", broken)
+    body = await alice.raw("mutation { %s }" % (CREATE % "Ghost"))
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    monkeypatch.undo()
+    # The team row was flushed before the failure; it must not have been committed.
+    teams = await alice("{ viewer { teams { edges { node { slug } } } } }")
+    assert teams["viewer"]["teams"]["edges"] == []
+    assert (await alice('{ team(slug: "ghost") { id } }'))["team"] is None

@@ -14,6 +14,7 @@ from models import OutboxMessage
 from tests.support.world import World
 from worker.context import WorkerContext
 from worker.outbox import MAX_ATTEMPTS, backoff, deliver_outbox
+from worker.outbox import _claim as claim
 
 
 def _closed_port() -> int:
@@ -97,3 +98,39 @@ async def test_concurrent_workers_deliver_each_message_once(world: World) -> Non
         )
     assert pending == 0
     assert len(world.mailbox.messages) == 4
+
+
+async def test_one_broken_message_does_not_resend_the_others(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import worker.outbox as outbox
+
+    await world.sign_up("alice", verified=False)
+    await world.sign_up("bob", verified=False)
+    real_compose = outbox.compose
+
+    def compose(message: OutboxMessage, sender: str):  # type: ignore[no-untyped-def]
+        if message.to_address.startswith("alice"):
+            raise RuntimeError("template exploded")
+        return real_compose(message, sender)
+
+    monkeypatch.setattr(outbox, "compose", compose)
+    for _ in range(3):
+        await deliver_outbox(_worker(world))
+        world.clock.advance(hours=3)
+    assert len(world.mailbox.to("bob@example.org")) == 1  # delivered once, never again
+    alice_row = next(m for m in await _messages(world) if m.to_address.startswith("alice"))
+    assert alice_row.sent_at is None and "template exploded" in (alice_row.last_error or "")
+    assert alice_row.attempts == 3
+
+
+async def test_a_claimed_message_is_not_taken_by_another_worker(world: World) -> None:
+    await world.sign_up("alice", verified=False)
+    claimed = await claim(_worker(world), world.clock.now())
+    assert len(claimed) == 1
+    # A second worker finds nothing due while the lease runs …
+    assert await deliver_outbox(_worker(world)) == 0
+    # … and retries it once the lease has ended (the first worker died before sending).
+    world.clock.advance(minutes=6)
+    assert await deliver_outbox(_worker(world)) == 1
+    assert len(world.mailbox.to("alice@example.org")) == 1

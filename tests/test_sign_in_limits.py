@@ -262,3 +262,28 @@ async def test_a_stolen_session_cannot_guess_the_password(world: World) -> None:
     world.clock.advance(seconds=wait)
     again = await alice(CHANGE_PASSWORD, input={**change, "currentPassword": PASSWORD})
     assert again["changePassword"] == {"viewer": {"username": "alice"}, "errors": []}
+
+
+async def test_concurrent_guesses_cannot_outrun_the_limit(world: World) -> None:
+    import asyncio
+
+    await world.sign_up("alice")
+    answers = await asyncio.gather(
+        *(attempt(world.client(), "alice", f"guess number {n}") for n in range(15))
+    )
+    outcomes = [codes(answer)[0] for answer in answers]
+    # Every attempt is counted before its password is checked, so no more than the free
+    # allowance is ever checked, however many arrive at once.
+    assert outcomes.count("INVALID_INPUT") <= world.settings.signin_free_failures
+    assert outcomes.count("RATE_LIMITED") >= 15 - world.settings.signin_free_failures
+
+
+async def test_an_attack_does_not_starve_other_requests(world: World) -> None:
+    import asyncio
+
+    alice = await world.sign_up("alice")
+    attackers = [attempt(world.client(), f"nobody{n}", WRONG) for n in range(40)]
+    results = await asyncio.gather(*attackers, alice(VIEWER), return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert results[-1] == {"viewer": {"username": "alice"}}
+    assert {codes(r)[0] for r in results[:-1]} <= {"INVALID_INPUT", "RATE_LIMITED"}

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from worker.context import WorkerContext
+from worker.domains import check_due_domains, end_expired_domains
 from worker.outbox import deliver_outbox
+from worker.signups import discard_abandoned_signups
 from worker.sweeps import purge_expired_credentials
 
 log = structlog.get_logger(__name__)
@@ -19,6 +21,11 @@ Sweep = Callable[[WorkerContext], Awaitable[int]]
 SWEEPS: dict[str, Sweep] = {
     "outbox": deliver_outbox,
     "purge_expired_credentials": purge_expired_credentials,
+    "abandoned_signups": discard_abandoned_signups,
+    # Checks first, so a record put back in time still saves a domain about to lapse; the
+    # emails both queue go out on the outbox sweep's next run.
+    "domain_checks": check_due_domains,
+    "domain_expiry": end_expired_domains,
 }
 
 

@@ -11,7 +11,8 @@ from api.users.types import User
 from services.audit_log import AuditEventView, AuditFilter
 
 # Audit targets that are also GraphQL nodes get a global id clients can pass to node(id:).
-NODE_TYPES = {"user": "User", "team": "Team", "member": "Member", "invitation": "Invitation"}
+NODE_TYPES = {"user": "User", "team": "Team", "member": "Member", "invitation": "Invitation",
+              "domain": "Domain"}
 
 
 @strawberry.type(description="One entry of a team's append-only, hash-chained audit trail.")

@@ -6,6 +6,7 @@ import strawberry
 
 from api.audit.types import AuditEvent, AuditEventConnection, AuditEventFilter
 from api.context import Info
+from api.domains.types import Domain
 from api.relay import Connection, Node, connection_edges, from_cursor, to_global_id
 from api.users.types import User
 from auth import policy
@@ -110,6 +111,14 @@ class Team(Node):
     async def contacts(self, info: Info) -> list[Member]:
         views = await team_service.contacts(info.context.service, self.view)
         return [Member.from_view(view) for view in views]
+
+    @strawberry.field(description="The team's email domains; null unless the viewer is an owner "
+                      "or admin.")
+    async def domains(self, info: Info) -> list[Domain] | None:
+        if not policy.can_manage_domains(self.view.viewer_role):
+            return None
+        views = await info.context.loaders.domains.load(self.view.id)
+        return [Domain.from_view(view) for view in views]
 
     @strawberry.field(description="Pending invitations; null unless the viewer manages the team.")
     async def invitations(self, info: Info) -> list[Invitation] | None:

