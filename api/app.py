@@ -42,11 +42,18 @@ def create_app(
     settings = settings or Settings()
     settings.check_startable()
     engine = engine or create_engine(settings)
-    state = AppState(settings=settings, engine=engine, sessions=session_factory(engine),
-                     clock=clock or SystemClock(), side_engine=create_side_engine(settings))
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        clock=clock or SystemClock(),
+        side_engine=create_side_engine(settings),
+    )
     graphql = OrgwardGraphQL(create_schema(settings), state)
     with_worker = settings.worker_in_process() if run_worker is None else run_worker
-    migrate_on_start = (not settings.is_production) if apply_migrations is None else apply_migrations
+    migrate_on_start = (
+        (not settings.is_production) if apply_migrations is None else apply_migrations
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -55,8 +62,9 @@ def create_app(
         stop = asyncio.Event()
         worker = None
         if with_worker:
-            context = WorkerContext(engine=engine, sessions=state.sessions, settings=settings,
-                                    clock=state.clock)
+            context = WorkerContext(
+                engine=engine, sessions=state.sessions, settings=settings, clock=state.clock
+            )
             worker = asyncio.create_task(run_forever(context, stop))
         try:
             yield
@@ -70,11 +78,15 @@ def create_app(
 
     middleware = [Middleware(MetricsMiddleware), Middleware(BodySizeLimit)]
     if settings.allowed_origins:
-        middleware.append(Middleware(
-            CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True,
-            allow_methods=["GET", "POST"], allow_headers=["content-type", "authorization",
-                                                          "x-request-id"],
-        ))
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.allowed_origins,
+                allow_credentials=True,
+                allow_methods=["GET", "POST"],
+                allow_headers=["content-type", "authorization", "x-request-id"],
+            )
+        )
     if settings.google_enabled:
         middleware.append(flow_cookie(settings))
     app = Starlette(

@@ -38,8 +38,13 @@ class RequestContext:
 
     @cached_property
     def service(self) -> ServiceContext:
-        return ServiceContext(db=self.db, actor=self.actor, settings=self.settings,
-                              clock=self.clock, side_engine=self.side_engine)
+        return ServiceContext(
+            db=self.db,
+            actor=self.actor,
+            settings=self.settings,
+            clock=self.clock,
+            side_engine=self.side_engine,
+        )
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -38,8 +38,12 @@ class Payload:
 
 def to_error(error: DomainError) -> Error:
     if isinstance(error, RateLimited):
-        return RateLimitedError(code=error.code, message=error.message, field=error.field,
-                                retry_after_seconds=error.retry_after_seconds)
+        return RateLimitedError(
+            code=error.code,
+            message=error.message,
+            field=error.field,
+            retry_after_seconds=error.retry_after_seconds,
+        )
     return MutationError(code=error.code, message=error.message, field=error.field)
 
 
@@ -47,7 +51,9 @@ P = ParamSpec("P")
 R = TypeVar("R", bound=Payload)
 
 
-def typed_errors(payload: type[R]) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+def typed_errors(
+    payload: type[R],
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     """Turn a DomainError raised by the resolver into `payload(errors=[...])`.
 
     The request's transaction is then rolled back, so a failed mutation never half-writes.

@@ -51,9 +51,9 @@ def routes(settings: Settings) -> list[Route]:
                 return _refused(settings, "invalid_credentials")
             await db.commit()
         try:
-            return _no_store(await google.start(
-                request, next_url=next_url, started_by=who.actor.user_id
-            ))
+            return _no_store(
+                await google.start(request, next_url=next_url, started_by=who.actor.user_id)
+            )
         except SignInRefused as refusal:
             return _refused(settings, refusal.reason)
 
@@ -92,8 +92,12 @@ def _landing(settings: Settings, outcome: Outcome, next_url: str | None) -> Resp
             query["next"] = next_url
         response = _redirect(_with_query(settings.sign_in_page, query))
         response.set_cookie(
-            SIGNUP_COOKIE, outcome.ticket, max_age=settings.google_signup_minutes * 60,
-            path=signup_cookie_path(settings), httponly=True, secure=settings.secure_cookies,
+            SIGNUP_COOKIE,
+            outcome.ticket,
+            max_age=settings.google_signup_minutes * 60,
+            path=signup_cookie_path(settings),
+            httponly=True,
+            secure=settings.secure_cookies,
             samesite="lax",
         )
         return response
@@ -106,8 +110,13 @@ def _landing(settings: Settings, outcome: Outcome, next_url: str | None) -> Resp
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
     """The same cookie as a password sign-in's (api/http.py)."""
     response.set_cookie(
-        settings.session_cookie_name, token, max_age=settings.session_lifetime_days * 86400,
-        httponly=True, secure=settings.secure_cookies, samesite="lax", path="/",
+        settings.session_cookie_name,
+        token,
+        max_age=settings.session_lifetime_days * 86400,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+        path="/",
     )
 
 

@@ -21,6 +21,7 @@ from api.context import RequestContext
 from api.identity import identify
 from api.state import AppState
 from auth import bearer
+from auth.google import SIGNUP_COOKIE
 
 log = structlog.get_logger("orgward.http")
 
@@ -48,9 +49,15 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         request.state.orgward_db = db
         who = await identify(request, db, state)
         context = RequestContext(
-            request=request, response=response, db=db, actor=who.actor,
-            settings=state.settings, clock=state.clock, request_id=who.request_id,
-            cookie_authenticated=who.cookie_authenticated, side_engine=state.side_engine,
+            request=request,
+            response=response,
+            db=db,
+            actor=who.actor,
+            settings=state.settings,
+            clock=state.clock,
+            request_id=who.request_id,
+            cookie_authenticated=who.cookie_authenticated,
+            side_engine=state.side_engine,
         )
         request.state.orgward = context
         response.headers["x-request-id"] = who.request_id
@@ -64,15 +71,22 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         origin = request.headers.get("origin")
         if origin is None and (referer := request.headers.get("referer")):
             origin = "/".join(referer.split("/")[:3])
-        has_cookie = settings.session_cookie_name in request.cookies
+        # The pending-sign-up cookie authorizes completeSignup: it is ambient authority too.
+        has_cookie = any(
+            name in request.cookies for name in (settings.session_cookie_name, SIGNUP_COOKIE)
+        )
         if origin is None:
             if has_cookie:
-                raise HTTPException(403, "Cookie-authenticated requests must send an Origin header.")
+                raise HTTPException(
+                    403, "Cookie-authenticated requests must send an Origin header."
+                )
             return
         if origin.lower() not in settings.trusted_origins:
             raise HTTPException(403, "Cross-origin request refused.")
 
-    async def execute_operation(self, request: Request, request_adapter: Any, *args: Any, **kwargs: Any):  # type: ignore[override]
+    async def execute_operation(
+        self, request: Request, request_adapter: Any, *args: Any, **kwargs: Any
+    ):  # type: ignore[override]
         context: RequestContext = request.state.orgward
         if request_adapter.method == "GET" and context.cookie_authenticated:
             raise HTTPException(
@@ -90,13 +104,16 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         except HTTPException as error:
             response = PlainTextResponse(error.reason, status_code=error.status_code)
         except bearer.BearerError as error:
-            response = PlainTextResponse(error.description, status_code=401,
-                                         headers={"www-authenticate": error.challenge})
+            response = PlainTextResponse(
+                error.description, status_code=401, headers={"www-authenticate": error.challenge}
+            )
         await response(scope, receive, send)
 
     # --- one transaction per request ------------------------------------------------------
 
-    async def run(self, request: Request, context: Any = UNSET, root_value: Any = UNSET) -> Response:  # type: ignore[override]
+    async def run(
+        self, request: Request, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Response:  # type: ignore[override]
         try:
             response = await super().run(request, context, root_value)
         except BaseException:
@@ -110,10 +127,17 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         except Exception:
             log.exception("graphql.commit_failed", request_id=context_obj.request_id)
             return self._encoded(
-                {"errors": [{"message": f"Internal server error (request id "
-                                        f"{context_obj.request_id}).",
-                             "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]},
-                status=500, media_type=JSON,
+                {
+                    "errors": [
+                        {
+                            "message": f"Internal server error (request id "
+                            f"{context_obj.request_id}).",
+                            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                        }
+                    ]
+                },
+                status=500,
+                media_type=JSON,
             )
         self._apply_session_cookie(context_obj, response)
         return response
@@ -137,14 +161,21 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         settings = self.state.settings
         if token:
             response.set_cookie(
-                settings.session_cookie_name, token,
+                settings.session_cookie_name,
+                token,
                 max_age=settings.session_lifetime_days * 86400,
-                httponly=True, secure=settings.secure_cookies, samesite="lax", path="/",
+                httponly=True,
+                secure=settings.secure_cookies,
+                samesite="lax",
+                path="/",
             )
         else:
             response.delete_cookie(
-                settings.session_cookie_name, httponly=True, secure=settings.secure_cookies,
-                samesite="lax", path="/",
+                settings.session_cookie_name,
+                httponly=True,
+                secure=settings.secure_cookies,
+                samesite="lax",
+                path="/",
             )
 
     # --- GraphQL over HTTP media types ----------------------------------------------------
@@ -158,8 +189,10 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         data = process_result(result)
-        failed_before_execution = result.data is None and bool(result.errors) and not any(
-            error.path for error in result.errors or []
+        failed_before_execution = (
+            result.data is None
+            and bool(result.errors)
+            and not any(error.path for error in result.errors or [])
         )
         sub_response: Response = request.state.orgward.response
         if failed_before_execution and sub_response.media_type == GRAPHQL_RESPONSE:

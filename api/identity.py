@@ -41,7 +41,10 @@ async def identify(request: Request, db: AsyncSession, state: AppState) -> Ident
     authorization = request.headers.get("authorization")
     if authorization is not None:
         actor = await bearer.authenticate(
-            db, state.settings, token=bearer.parse_authorization(authorization), origin=origin,
+            db,
+            state.settings,
+            token=bearer.parse_authorization(authorization),
+            origin=origin,
             now=now,
         )
         return Identified(actor, request_id, cookie_authenticated=False)
@@ -50,6 +53,9 @@ async def identify(request: Request, db: AsyncSession, state: AppState) -> Ident
         found = await sessions.authenticate(db, state.settings, token=token, now=now)
         if found is not None:
             user, session = found
-            return Identified(Actor(user=user, origin=origin, session_id=session.id),
-                              request_id, cookie_authenticated=True)
+            return Identified(
+                Actor(user=user, origin=origin, session_id=session.id),
+                request_id,
+                cookie_authenticated=True,
+            )
     return Identified(Actor.anonymous(origin), request_id, cookie_authenticated=False)

@@ -44,8 +44,9 @@ def _root_fields(selections: SelectionSetNode, context: Any, seen: frozenset[str
         elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
             fragment = context.get_fragment(selection.name.value)
             if fragment is not None:
-                count += _root_fields(fragment.selection_set, context,
-                                      seen | {selection.name.value})
+                count += _root_fields(
+                    fragment.selection_set, context, seen | {selection.name.value}
+                )
     return count
 
 

@@ -43,8 +43,9 @@ class Loaders:
             groups[page].append(team)
         results: dict[MemberPageKey, Page[MemberView]] = {}
         for page, group in groups.items():
-            for team, result in zip(group, await teams.member_pages(self._ctx, group, page),
-                                    strict=True):
+            for team, result in zip(
+                group, await teams.member_pages(self._ctx, group, page), strict=True
+            ):
                 results[(team, page)] = result
         return [results[key] for key in keys]
 

@@ -34,11 +34,13 @@ class MaskUnexpectedErrors(SchemaExtension):
             extensions = {"code": original.code.value}
             if original.field:
                 extensions["field"] = original.field
-            return GraphQLError(original.message, error.nodes, path=error.path,
-                                extensions=extensions)
+            return GraphQLError(
+                original.message, error.nodes, path=error.path, extensions=extensions
+            )
         request_id = getattr(context, "request_id", None)
-        log.error("graphql.unexpected_error", request_id=request_id, path=error.path,
-                  exc_info=original)
+        log.error(
+            "graphql.unexpected_error", request_id=request_id, path=error.path, exc_info=original
+        )
         return GraphQLError(
             f"Internal server error (request id {request_id}).",
             error.nodes,

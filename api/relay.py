@@ -81,7 +81,9 @@ class Connection(Generic[T]):
 
 def connection_edges(page: Page[V], convert: Callable[[V], T]) -> tuple[list[Edge[T]], PageInfo]:
     cursors = [to_cursor(key) for key in page.keys]
-    edges = [Edge(cursor=c, node=convert(item)) for c, item in zip(cursors, page.items, strict=True)]
+    edges = [
+        Edge(cursor=c, node=convert(item)) for c, item in zip(cursors, page.items, strict=True)
+    ]
     info = PageInfo(
         has_next_page=page.has_next,
         has_previous_page=page.has_previous,

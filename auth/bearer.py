@@ -27,7 +27,9 @@ class BearerError(Exception):
 
     @property
     def challenge(self) -> str:
-        return f'Bearer realm="orgward", error="{self.error}", error_description="{self.description}"'
+        return (
+            f'Bearer realm="orgward", error="{self.error}", error_description="{self.description}"'
+        )
 
 
 def parse_authorization(header: str) -> str:

@@ -108,8 +108,9 @@ class GoogleSignIn:
             client_kwargs={"scope": SCOPES, "code_challenge_method": "S256", "timeout": 10},
         )
 
-    async def start(self, request: Request, *, next_url: str | None,
-                    started_by: int | None) -> Response:
+    async def start(
+        self, request: Request, *, next_url: str | None, started_by: int | None
+    ) -> Response:
         """Redirect to the provider; the flow cookie remembers where to go back and for whom."""
         state = secrets.token_urlsafe(32)
         request.session.clear()
@@ -145,12 +146,13 @@ class GoogleSignIn:
     async def _exchange(self, request: Request) -> dict[str, Any]:
         try:
             token: dict[str, Any] = await self.client.authorize_access_token(
-                request, claims_options=await self._claims_options(), leeway=LEEWAY_SECONDS
+                request, claims_options=self._claims_options(), leeway=LEEWAY_SECONDS
             )
         except OAuthError as error:
             reason = _OAUTH_REASONS.get(error.error or "", "provider_error")
-            log.info("google.refused", reason=reason, error=error.error,
-                     description=error.description)
+            log.info(
+                "google.refused", reason=reason, error=error.error, description=error.description
+            )
             raise SignInRefused(reason, "Google sign-in did not complete.") from None
         except JoseError as error:
             log.warning("google.id_token_rejected", error=repr(error))
@@ -160,7 +162,7 @@ class GoogleSignIn:
             raise _unreachable() from None
         return token
 
-    async def _claims_options(self) -> dict[str, Any]:
+    def _claims_options(self) -> dict[str, Any]:
         """Issuer pinned by configuration (not by the discovery document); audience is us."""
         issuers = [self.issuer] + (["accounts.google.com"] if self.issuer == GOOGLE_ISSUER else [])
         return {

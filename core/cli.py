@@ -43,8 +43,14 @@ def serve(
     typer.echo(f"Orgward API:  http://{host}:{port}/graphql")
     if not settings.is_production:
         typer.echo(f"GraphiQL:     http://{host}:{port}/graphql  (open it in a browser)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
 
 
 async def _prepare(settings: Settings, *, demo: bool) -> None:
@@ -58,15 +64,21 @@ async def _prepare(settings: Settings, *, demo: bool) -> None:
         if not demo:
             return
         async with session_factory(engine)() as db:
-            ctx = ServiceContext(db=db, actor=Actor.system(), settings=settings,
-                                 clock=SystemClock())
+            ctx = ServiceContext(
+                db=db, actor=Actor.system(), settings=settings, clock=SystemClock()
+            )
             seeded = await demo_data.seed(ctx)
             await db.commit()
-        typer.echo("Demo data " + ("seeded" if seeded else "already present (database not empty)")
-                   + f": team '{demo_data.DEMO_TEAM[1]}'. Sign in with signIn(input: "
-                   "{identifier, password}) as:")
+        typer.echo(
+            "Demo data "
+            + ("seeded" if seeded else "already present (database not empty)")
+            + f": team '{demo_data.DEMO_TEAM[1]}'. Sign in with signIn(input: "
+            "{identifier, password}) as:"
+        )
         for account in demo_data.DEMO_ACCOUNTS:
-            typer.echo(f"  {account.role.value:7} {account.username:7} password: {account.password}")
+            typer.echo(
+                f"  {account.role.value:7} {account.username:7} password: {account.password}"
+            )
     finally:
         await engine.dispose()
 
@@ -90,7 +102,9 @@ def migrate() -> None:
 
 
 @cli.command()
-def worker(once: bool = typer.Option(False, "--once", help="Run each sweep once and exit.")) -> None:
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run each sweep once and exit."),
+) -> None:
     """Run background sweeps (email outbox and housekeeping) until interrupted."""
     import signal
 
@@ -101,8 +115,9 @@ def worker(once: bool = typer.Option(False, "--once", help="Run each sweep once 
 
     async def run() -> None:
         engine = create_engine(settings)
-        context = WorkerContext(engine=engine, sessions=session_factory(engine),
-                                settings=settings, clock=SystemClock())
+        context = WorkerContext(
+            engine=engine, sessions=session_factory(engine), settings=settings, clock=SystemClock()
+        )
         try:
             if once:
                 typer.echo(str(await run_once(context)))
@@ -135,10 +150,12 @@ def create_staff(
         engine = create_engine(settings)
         try:
             async with session_factory(engine)() as db:
-                ctx = ServiceContext(db=db, actor=Actor.system(), settings=settings,
-                                     clock=SystemClock())
-                user = await accounts.create_staff(ctx, username=username, email=email,
-                                                   password=password)
+                ctx = ServiceContext(
+                    db=db, actor=Actor.system(), settings=settings, clock=SystemClock()
+                )
+                user = await accounts.create_staff(
+                    ctx, username=username, email=email, password=password
+                )
                 await db.commit()
                 typer.echo(f"Staff account '{user.username}' created.")
         finally:

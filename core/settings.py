@@ -146,14 +146,16 @@ class Settings(BaseSettings):
     def check_startable(self) -> None:
         """Refuse configurations that would be unsafe to serve."""
         if self.is_production and self.secret_key == DEFAULT_SECRET_KEY:
-            raise ValueError(
-                "ORGWARD_SECRET_KEY must be set to a long random value in production"
-            )
+            raise ValueError("ORGWARD_SECRET_KEY must be set to a long random value in production")
         if self.is_production and len(self.secret_key) < 32:
             raise ValueError("ORGWARD_SECRET_KEY must be at least 32 characters in production")
-        if self.is_production and self.google_enabled and not (
-            self.google_callback_url.startswith("https://")
-            and self.google_discovery_url.startswith("https://")
+        if (
+            self.is_production
+            and self.google_enabled
+            and not (
+                self.google_callback_url.startswith("https://")
+                and self.google_discovery_url.startswith("https://")
+            )
         ):
             raise ValueError("Google sign-in needs https redirect and discovery URLs in production")
 

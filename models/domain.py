@@ -29,7 +29,9 @@ class Domain(SQLModel, table=True):
         UniqueConstraint("team_id", "name"),
         # At most one team holds a domain verified at a time, whatever the application does.
         Index(
-            "uq_domain_verified_name", "name", unique=True,
+            "uq_domain_verified_name",
+            "name",
+            unique=True,
             sqlite_where=text("status = 'verified'"),
             postgresql_where=text("status = 'verified'"),
         ),

@@ -15,7 +15,9 @@ class EmailVerification(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_type=Id, primary_key=True)
     user_id: int = Field(
-        sa_column=Column(Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True)
+        sa_column=Column(
+            Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
     email: str = Field(sa_type=String(254))
     token_hash: str = Field(sa_type=String(64), unique=True)

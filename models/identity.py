@@ -20,8 +20,9 @@ class Identity(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_type=Id, primary_key=True)
     user_id: int = Field(
-        sa_column=Column(Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False,
-                         index=True)
+        sa_column=Column(
+            Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
     provider: str = Field(sa_type=String(20))
     subject: str = Field(sa_type=String(255))
@@ -41,8 +42,9 @@ class SignupTicket(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_type=Id, primary_key=True)
     user_id: int = Field(
-        sa_column=Column(Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False,
-                         unique=True)
+        sa_column=Column(
+            Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, unique=True
+        )
     )
     ticket_hash: str = Field(sa_type=String(64), unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)

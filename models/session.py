@@ -15,7 +15,9 @@ class UserSession(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_type=Id, primary_key=True)
     user_id: int = Field(
-        sa_column=Column(Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True)
+        sa_column=Column(
+            Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
     token_hash: str = Field(sa_type=String(64), unique=True)
     ip_address: str | None = Field(default=None, sa_type=String(45))

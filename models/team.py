@@ -35,7 +35,9 @@ class Member(SQLModel, table=True):
         sa_column=Column(Id, ForeignKey("team.id", ondelete="CASCADE"), nullable=False)
     )
     user_id: int = Field(
-        sa_column=Column(Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True)
+        sa_column=Column(
+            Id, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
     role: Role = Field(sa_type=enum_type(Role))
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -162,9 +162,7 @@ async def verify_email(ctx: ServiceContext, *, token: str) -> User:
         await ctx.db.execute(
             select(EmailVerification, User)
             .join(User, col(User.id) == EmailVerification.user_id)
-            .where(
-                col(EmailVerification.token_hash) == token_hash(ctx.settings.secret_key, token)
-            )
+            .where(col(EmailVerification.token_hash) == token_hash(ctx.settings.secret_key, token))
         )
     ).first()
     if found is None:
@@ -226,8 +224,7 @@ async def update_profile(ctx: ServiceContext, changes: dict[str, Any]) -> User:
 async def change_email(ctx: ServiceContext, *, email: str, password: str) -> User:
     user = policy.require_user(ctx.actor)
     new_email = normalize.email(email)
-    await _confirm_password(ctx, user, password, field="password",
-                            message="The password is wrong.")
+    await _confirm_password(ctx, user, password, field="password", message="The password is wrong.")
     if new_email == user.email:
         raise InvalidInput("That is already your email address.", field="email")
     await _ensure_available(ctx, email=new_email)
@@ -243,23 +240,25 @@ async def change_email(ctx: ServiceContext, *, email: str, password: str) -> Use
 async def change_password(ctx: ServiceContext, *, current: str, new: str) -> User:
     user = policy.require_user(ctx.actor)
     if user.password_hash:
-        await _confirm_password(ctx, user, current, field="currentPassword",
-                                message="The current password is wrong.")
+        await _confirm_password(
+            ctx, user, current, field="currentPassword", message="The current password is wrong."
+        )
     problem = passwords.password_problem(new, username=user.username, email=user.email)
     if problem:
         raise InvalidInput(problem, field="newPassword")
     user.password_hash = await passwords.hash_password(ctx.settings, new)
     user.updated_at = ctx.now()
     revoked = await sessions.revoke_all_sessions(
-        ctx.db, user_id=user.id, now=ctx.now(), keep_session_id=ctx.actor.session_id  # type: ignore[arg-type]
+        ctx.db,
+        user_id=user.id,
+        now=ctx.now(),
+        keep_session_id=ctx.actor.session_id,  # type: ignore[arg-type]
     )
     audit.password_changed(ctx, user=user, sessions_revoked=revoked)
     return user
 
 
-async def create_staff(
-    ctx: ServiceContext, *, username: str, email: str, password: str
-) -> User:
+async def create_staff(ctx: ServiceContext, *, username: str, email: str, password: str) -> User:
     """Platform staff accounts are made from the command line only."""
     username = normalize.username(username)
     email = normalize.email(email)
@@ -294,9 +293,7 @@ async def _ensure_available(
         select(exists().where(func.lower(col(User.username)) == username))
     ):
         raise Conflict("That username is taken.", field="username")
-    if email is not None and await ctx.db.scalar(
-        select(exists().where(col(User.email) == email))
-    ):
+    if email is not None and await ctx.db.scalar(select(exists().where(col(User.email) == email))):
         raise Conflict("That email address cannot be used for a new account.", field="email")
 
 
@@ -342,7 +339,9 @@ async def open_session(ctx: ServiceContext, user: User, *, via: str = "password"
     if ctx.actor.session_id is not None:
         await sessions.revoke_session(ctx.db, session_id=ctx.actor.session_id, now=now)
     new_device = await sessions.is_new_device(
-        ctx.db, user_id=user.id, origin=origin  # type: ignore[arg-type]
+        ctx.db,
+        user_id=user.id,
+        origin=origin,  # type: ignore[arg-type]
     )
     session, token = await sessions.start_session(
         ctx.db, ctx.settings, user=user, origin=origin, now=now
@@ -352,8 +351,10 @@ async def open_session(ctx: ServiceContext, user: User, *, via: str = "password"
             ctx,
             to=user.email,
             email=emails.new_device_sign_in(
-                username=user.username, when=now,
-                ip_address=origin.ip_address, user_agent=origin.user_agent,
+                username=user.username,
+                when=now,
+                ip_address=origin.ip_address,
+                user_agent=origin.user_agent,
             ),
         )
     audit.user_signed_in(ctx, user=user, session_id=session.id, via=via)

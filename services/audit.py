@@ -70,8 +70,13 @@ def user_signed_up(ctx: ServiceContext, *, user: User) -> None:
 def user_signed_in(
     ctx: ServiceContext, *, user: User, session_id: int | None, via: str = "password"
 ) -> None:
-    _record(ctx, "user.signed_in", target=user, actor_user_id=user.id,
-            details={"session_id": session_id, "via": via})
+    _record(
+        ctx,
+        "user.signed_in",
+        target=user,
+        actor_user_id=user.id,
+        details={"session_id": session_id, "via": via},
+    )
 
 
 def user_signed_out(ctx: ServiceContext, *, user: User) -> None:
@@ -95,8 +100,9 @@ def email_verified(ctx: ServiceContext, *, user: User, via: str) -> None:
 
 
 def password_changed(ctx: ServiceContext, *, user: User, sessions_revoked: int) -> None:
-    _record(ctx, "user.password_changed", target=user,
-            details={"sessions_revoked": sessions_revoked})
+    _record(
+        ctx, "user.password_changed", target=user, details={"sessions_revoked": sessions_revoked}
+    )
 
 
 def staff_created(ctx: ServiceContext, *, user: User) -> None:
@@ -112,29 +118,57 @@ def team_updated(ctx: ServiceContext, *, team: Team, fields: list[str]) -> None:
 
 
 def member_role_changed(ctx: ServiceContext, *, member: Member, old_role: Role) -> None:
-    _record(ctx, "member.role_changed", team_id=member.team_id, target=member,
-            details={"user_id": member.user_id, "from": old_role.value, "to": member.role.value})
+    _record(
+        ctx,
+        "member.role_changed",
+        team_id=member.team_id,
+        target=member,
+        details={"user_id": member.user_id, "from": old_role.value, "to": member.role.value},
+    )
 
 
 def member_removed(ctx: ServiceContext, *, member: Member) -> None:
-    _record(ctx, "member.removed", team_id=member.team_id, target=member,
-            details={"user_id": member.user_id, "role": member.role.value})
+    _record(
+        ctx,
+        "member.removed",
+        team_id=member.team_id,
+        target=member,
+        details={"user_id": member.user_id, "role": member.role.value},
+    )
 
 
 def member_left(ctx: ServiceContext, *, member: Member) -> None:
-    _record(ctx, "member.left", team_id=member.team_id, target=member,
-            details={"user_id": member.user_id, "role": member.role.value})
+    _record(
+        ctx,
+        "member.left",
+        team_id=member.team_id,
+        target=member,
+        details={"user_id": member.user_id, "role": member.role.value},
+    )
 
 
 def member_joined(ctx: ServiceContext, *, member: Member, invitation: Invitation) -> None:
-    _record(ctx, "member.joined", team_id=member.team_id, target=member,
-            details={"user_id": member.user_id, "role": member.role.value,
-                     "invitation_id": invitation.id})
+    _record(
+        ctx,
+        "member.joined",
+        team_id=member.team_id,
+        target=member,
+        details={
+            "user_id": member.user_id,
+            "role": member.role.value,
+            "invitation_id": invitation.id,
+        },
+    )
 
 
 def invitation_sent(ctx: ServiceContext, *, invitation: Invitation) -> None:
-    _record(ctx, "invitation.sent", team_id=invitation.team_id, target=invitation,
-            details={"email": invitation.email, "role": invitation.role.value})
+    _record(
+        ctx,
+        "invitation.sent",
+        team_id=invitation.team_id,
+        target=invitation,
+        details={"email": invitation.email, "role": invitation.role.value},
+    )
 
 
 def invitation_revoked(ctx: ServiceContext, *, invitation: Invitation) -> None:
@@ -154,47 +188,87 @@ def audit_exported(ctx: ServiceContext, *, team_id: int) -> None:
 
 
 def domain_added(ctx: ServiceContext, *, domain: Domain) -> None:
-    _record(ctx, "domain.added", team_id=domain.team_id, target=domain,
-            details={"name": domain.name})
+    _record(
+        ctx, "domain.added", team_id=domain.team_id, target=domain, details={"name": domain.name}
+    )
 
 
 def domain_verified(ctx: ServiceContext, *, domain: Domain) -> None:
-    _record(ctx, "domain.verified", team_id=domain.team_id, target=domain,
-            details={"name": domain.name, "verified_until": _instant(domain.verified_until)})
+    _record(
+        ctx,
+        "domain.verified",
+        team_id=domain.team_id,
+        target=domain,
+        details={"name": domain.name, "verified_until": _instant(domain.verified_until)},
+    )
 
 
 def domain_check_failed(ctx: ServiceContext, *, domain: Domain) -> None:
-    _record(ctx, "domain.check_failed", team_id=domain.team_id, target=domain,
-            details={"name": domain.name, "status": domain.status.value,
-                     "message": domain.last_check_message})
+    _record(
+        ctx,
+        "domain.check_failed",
+        team_id=domain.team_id,
+        target=domain,
+        details={
+            "name": domain.name,
+            "status": domain.status.value,
+            "message": domain.last_check_message,
+        },
+    )
 
 
 def domain_removed(ctx: ServiceContext, *, domain: Domain) -> None:
-    _record(ctx, "domain.removed", team_id=domain.team_id, target=domain,
-            details={"name": domain.name, "status": domain.status.value})
+    _record(
+        ctx,
+        "domain.removed",
+        team_id=domain.team_id,
+        target=domain,
+        details={"name": domain.name, "status": domain.status.value},
+    )
 
 
 def domain_enrollment_changed(ctx: ServiceContext, *, domain: Domain, old: str) -> None:
-    _record(ctx, "domain.enrollment_changed", team_id=domain.team_id, target=domain,
-            details={"name": domain.name, "from": old, "to": domain.enrollment.value})
+    _record(
+        ctx,
+        "domain.enrollment_changed",
+        team_id=domain.team_id,
+        target=domain,
+        details={"name": domain.name, "from": old, "to": domain.enrollment.value},
+    )
 
 
 def domain_lapsed(ctx: ServiceContext, *, domain: Domain) -> None:
-    _record(ctx, "domain.lapsed", team_id=domain.team_id, target=domain,
-            details={"name": domain.name, "verified_until": _instant(domain.verified_until)})
+    _record(
+        ctx,
+        "domain.lapsed",
+        team_id=domain.team_id,
+        target=domain,
+        details={"name": domain.name, "verified_until": _instant(domain.verified_until)},
+    )
 
 
 def domain_expired(ctx: ServiceContext, *, domain: Domain) -> None:
-    _record(ctx, "domain.expired", team_id=domain.team_id, target=domain,
-            details={"name": domain.name})
+    _record(
+        ctx, "domain.expired", team_id=domain.team_id, target=domain, details={"name": domain.name}
+    )
 
 
-def member_joined_by_domain(ctx: ServiceContext, *, member: Member, domain: Domain,
-                            via: str) -> None:
-    _record(ctx, "member.joined_by_domain", team_id=member.team_id, target=member,
-            actor_user_id=member.user_id,
-            details={"user_id": member.user_id, "role": member.role.value,
-                     "domain": domain.name, "via": via})
+def member_joined_by_domain(
+    ctx: ServiceContext, *, member: Member, domain: Domain, via: str
+) -> None:
+    _record(
+        ctx,
+        "member.joined_by_domain",
+        team_id=member.team_id,
+        target=member,
+        actor_user_id=member.user_id,
+        details={
+            "user_id": member.user_id,
+            "role": member.role.value,
+            "domain": domain.name,
+            "via": via,
+        },
+    )
 
 
 def _instant(moment: datetime | None) -> str | None:
@@ -202,17 +276,31 @@ def _instant(moment: datetime | None) -> str | None:
 
 
 def user_signed_up_with_google(ctx: ServiceContext, *, user: User, identity_id: int | None) -> None:
-    _record(ctx, "user.signed_up", target=user, actor_user_id=user.id,
-            details={"via": "google", "identity_id": identity_id})
+    _record(
+        ctx,
+        "user.signed_up",
+        target=user,
+        actor_user_id=user.id,
+        details={"via": "google", "identity_id": identity_id},
+    )
 
 
 def identity_linked(
     ctx: ServiceContext, *, user: User, provider: str, identity_id: int | None
 ) -> None:
-    _record(ctx, "identity.linked", target=user, actor_user_id=user.id,
-            details={"provider": provider, "identity_id": identity_id})
+    _record(
+        ctx,
+        "identity.linked",
+        target=user,
+        actor_user_id=user.id,
+        details={"provider": provider, "identity_id": identity_id},
+    )
 
 
 def identity_unlinked(ctx: ServiceContext, *, user: User, provider: str, identity_id: int) -> None:
-    _record(ctx, "identity.unlinked", target=user,
-            details={"provider": provider, "identity_id": identity_id})
+    _record(
+        ctx,
+        "identity.unlinked",
+        target=user,
+        details={"provider": provider, "identity_id": identity_id},
+    )

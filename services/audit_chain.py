@@ -75,8 +75,9 @@ def _chain_pending(session: Session, _context: Any, _instances: Any) -> None:
     pending: list[AuditEvent] = session.info.pop(PENDING, [])
     if not pending:
         return
-    keys = sorted({e.chain_key or chain_key(e.team_id, e.actor_user_id or e.target_id)
-                   for e in pending})
+    keys = sorted(
+        {e.chain_key or chain_key(e.team_id, e.actor_user_id or e.target_id) for e in pending}
+    )
     heads = _lock_heads(session, keys)
     for event_row in pending:
         event_row.chain_key = event_row.chain_key or chain_key(
@@ -127,10 +128,14 @@ class ChainCheck:
 async def verify(db: AsyncSession, key: str) -> ChainCheck:
     """Recompute one chain from its first event; also checks it ends where its head says."""
     rows = (
-        await db.execute(
-            select(AuditEvent).where(AuditEvent.chain_key == key).order_by(AuditEvent.chain_seq)  # type: ignore[arg-type]
+        (
+            await db.execute(
+                select(AuditEvent).where(AuditEvent.chain_key == key).order_by(AuditEvent.chain_seq)  # type: ignore[arg-type]
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     head = await db.get(AuditChain, key)
     prev, expected_seq = "", 1
     for row in rows:
@@ -144,6 +149,8 @@ async def verify(db: AsyncSession, key: str) -> ChainCheck:
 
 async def verify_all(db: AsyncSession) -> list[ChainCheck]:
     keys = (
-        await db.execute(select(col(AuditChain.key)).order_by(col(AuditChain.key)))
-    ).scalars().all()
+        (await db.execute(select(col(AuditChain.key)).order_by(col(AuditChain.key))))
+        .scalars()
+        .all()
+    )
     return [await verify(db, key) for key in keys]

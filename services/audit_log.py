@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,7 @@ from sqlalchemy import Select, select
 from sqlmodel import col
 
 from auth import policy
+from core.errors import InvalidInput
 from models import AuditEvent, Member
 from services import audit
 from services.context import ServiceContext
@@ -26,6 +28,28 @@ class AuditFilter:
     actor_user_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+MAX_FILTER_ACTIONS = 50
+ACTION_RE = re.compile(r"^[a-z0-9_.]{1,64}$")
+
+
+def audit_filter(
+    *,
+    actions: Sequence[str] = (),
+    actor_user_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AuditFilter:
+    """A validated filter: bounded action lists, well-formed names, time-zoned instants."""
+    if len(actions) > MAX_FILTER_ACTIONS:
+        raise InvalidInput(f"Filter on at most {MAX_FILTER_ACTIONS} actions.", field="actions")
+    if not all(ACTION_RE.fullmatch(action) for action in actions):
+        raise InvalidInput("Actions look like member.role_changed.", field="actions")
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput("Give a time zone, e.g. 2026-01-05T00:00:00Z.", field=name)
+    return AuditFilter(tuple(actions), actor_user_id, since, until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +74,18 @@ class AuditEventView:
 
 
 COLUMNS: tuple[Any, ...] = (
-    AuditEvent.id, AuditEvent.action, AuditEvent.actor_kind, AuditEvent.actor_user_id,
-    AuditEvent.team_id, AuditEvent.target_type, AuditEvent.target_id, AuditEvent.ip_address,
-    AuditEvent.user_agent, AuditEvent.reason, AuditEvent.details, col(AuditEvent.created_at),
+    AuditEvent.id,
+    AuditEvent.action,
+    AuditEvent.actor_kind,
+    AuditEvent.actor_user_id,
+    AuditEvent.team_id,
+    AuditEvent.target_type,
+    AuditEvent.target_id,
+    AuditEvent.ip_address,
+    AuditEvent.user_agent,
+    AuditEvent.reason,
+    AuditEvent.details,
+    col(AuditEvent.created_at),
 )
 
 

@@ -51,9 +51,7 @@ async def look_up(settings: Settings, domain: str, token: str) -> Proof:
         resolver = _resolver(settings)
     except dns.exception.DNSException as error:
         return Proof(False, f"No DNS resolver is configured: {error}"[:255])
-    lookups = await asyncio.gather(
-        _txt(resolver, challenge_name(domain)), _txt(resolver, domain)
-    )
+    lookups = await asyncio.gather(_txt(resolver, challenge_name(domain)), _txt(resolver, domain))
     expected = record_value(token)
     for lookup in lookups:
         if expected in lookup.values:
@@ -62,10 +60,17 @@ async def look_up(settings: Settings, domain: str, token: str) -> Proof:
     if problems:
         return Proof(False, f"The DNS lookup failed: {problems[0]}"[:255])
     if any(value.startswith(RECORD_PREFIX) for lookup in lookups for value in lookup.values):
-        return Proof(False, "A TXT record orgward-domain-verification=… was found, but its token "
-                            "does not match this domain's token.")
-    return Proof(False, f"No TXT record {RECORD_PREFIX}<token> was found at "
-                        f"{challenge_name(domain)} or {domain}."[:255])
+        return Proof(
+            False,
+            "A TXT record orgward-domain-verification=… was found, but its token "
+            "does not match this domain's token.",
+        )
+    return Proof(
+        False,
+        f"No TXT record {RECORD_PREFIX}<token> was found at {challenge_name(domain)} or {domain}."[
+            :255
+        ],
+    )
 
 
 def _resolver(settings: Settings) -> dns.asyncresolver.Resolver:
@@ -87,8 +92,9 @@ async def _txt(resolver: dns.asyncresolver.Resolver, name: str) -> _Lookup:
     except dns.resolver.NXDOMAIN:
         return _Lookup(name)
     except dns.exception.Timeout:
-        return _Lookup(name, problem=f"no answer for {name} within "
-                                     f"{resolver.lifetime:g} seconds (timeout).")
+        return _Lookup(
+            name, problem=f"no answer for {name} within {resolver.lifetime:g} seconds (timeout)."
+        )
     except dns.resolver.NoNameservers as error:
         rcode = "REFUSED" if "REFUSED" in str(error) else "SERVFAIL"
         return _Lookup(name, problem=f"the DNS server could not answer for {name} ({rcode}).")

@@ -89,16 +89,18 @@ async def tell_managers(ctx: ServiceContext, domains: list[Domain], *, lapsed: b
     if not domains:
         return 0
     team_ids = {domain.team_id for domain in domains}
-    rows = (await ctx.db.execute(
-        select(col(Member.team_id), col(Team.name), col(User.email))
-        .join(Team, col(Team.id) == Member.team_id)
-        .join(User, col(User.id) == Member.user_id)
-        .where(
-            col(Member.team_id).in_(team_ids),
-            col(Member.role).in_(policy.MANAGER_ROLES),
-            col(User.status) == UserStatus.ACTIVE,
+    rows = (
+        await ctx.db.execute(
+            select(col(Member.team_id), col(Team.name), col(User.email))
+            .join(Team, col(Team.id) == Member.team_id)
+            .join(User, col(User.id) == Member.user_id)
+            .where(
+                col(Member.team_id).in_(team_ids),
+                col(Member.role).in_(policy.MANAGER_ROLES),
+                col(User.status) == UserStatus.ACTIVE,
+            )
         )
-    )).all()
+    ).all()
     sent = 0
     for domain in domains:
         for team_id, team_name, address in rows:
@@ -106,10 +108,13 @@ async def tell_managers(ctx: ServiceContext, domains: list[Domain], *, lapsed: b
                 continue
             display = domain.unicode_name
             email = (
-                emails.domain_lapsed(team_name=team_name, domain=display) if lapsed
+                emails.domain_lapsed(team_name=team_name, domain=display)
+                if lapsed
                 else emails.domain_check_failed(
-                    team_name=team_name, domain=display,
-                    message=domain.last_check_message or "", verified_until=domain.verified_until,
+                    team_name=team_name,
+                    domain=display,
+                    message=domain.last_check_message or "",
+                    verified_until=domain.verified_until,
                 )
             )
             send_email(ctx, to=address, email=email)

@@ -81,13 +81,13 @@ async def domains_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[DomainV
         return [None for _ in ids]
     rows = await ctx.db.execute(
         select(Domain, col(Member.role))
-        .join(Member, (col(Member.team_id) == Domain.team_id)
-              & (col(Member.user_id) == ctx.actor.user_id))
+        .join(
+            Member,
+            (col(Member.team_id) == Domain.team_id) & (col(Member.user_id) == ctx.actor.user_id),
+        )
         .where(col(Domain.id).in_(set(ids)))
     )
-    found = {
-        domain.id: _view(domain) for domain, role in rows if policy.can_manage_domains(role)
-    }
+    found = {domain.id: _view(domain) for domain, role in rows if policy.can_manage_domains(role)}
     return [found.get(domain_id) for domain_id in ids]
 
 
@@ -98,21 +98,26 @@ async def add_domain(ctx: ServiceContext, *, team_id: int, name: str) -> DomainV
     policy.require_team_manager(ctx.actor, await locked_membership(ctx, team_id))
     clean = normalize.domain_name(name, "name")
     check_claimable(clean)
-    existing = (await ctx.db.execute(
-        select(col(Domain.team_id), col(Domain.status)).where(col(Domain.name) == clean)
-    )).all()
+    existing = (
+        await ctx.db.execute(
+            select(col(Domain.team_id), col(Domain.status)).where(col(Domain.name) == clean)
+        )
+    ).all()
     if any(owner == team_id for owner, _ in existing):
         raise Conflict("This team has already added that domain.", field="name")
     if any(status == DomainStatus.VERIFIED for _, status in existing):
         raise Conflict(held_elsewhere_message(), field="name")
     count = await ctx.db.scalar(select(func.count()).where(col(Domain.team_id) == team_id))
     if (count or 0) >= MAX_DOMAINS_PER_TEAM:
-        raise InvalidInput(f"A team can have at most {MAX_DOMAINS_PER_TEAM} domains.",
-                           field="name")
+        raise InvalidInput(f"A team can have at most {MAX_DOMAINS_PER_TEAM} domains.", field="name")
     now = ctx.now()
     domain = Domain(
-        team_id=team_id, name=clean, unicode_name=normalize.domain_display(clean),
-        token=secrets.token_urlsafe(24), added_by_id=ctx.actor.user_id, created_at=now,
+        team_id=team_id,
+        name=clean,
+        unicode_name=normalize.domain_display(clean),
+        token=secrets.token_urlsafe(24),
+        added_by_id=ctx.actor.user_id,
+        created_at=now,
         next_check_at=now + FIRST_CHECK_DELAY,
     )
     ctx.db.add(domain)
@@ -127,8 +132,9 @@ async def verify_domain(ctx: ServiceContext, *, domain_id: int) -> DomainView:
     domain = await _managed_domain(ctx, domain_id)
     now = ctx.now()
     if domain.status is DomainStatus.PENDING and now >= token_expires_at(domain):
-        raise InvalidInput("This domain's token has expired: remove the domain and add it again.",
-                           field="domainId")
+        raise InvalidInput(
+            "This domain's token has expired: remove the domain and add it again.", field="domainId"
+        )
     # Looked up before anything is written, so no lock is held while the DNS answers.
     proof = await dns_proof.look_up(ctx.settings, domain.name, domain.token)
     if proof.ok and await names_held_elsewhere(ctx, [domain]):
@@ -178,12 +184,16 @@ def check_claimable(name: str) -> None:
     them) belong to no single team."""
     suffixes = _public_suffixes()
     if suffixes.is_public(name):
-        raise InvalidInput("That is a public suffix, which no team can claim; enter your "
-                           "organization's own domain.", field="name")
+        raise InvalidInput(
+            "That is a public suffix, which no team can claim; enter your "
+            "organization's own domain.",
+            field="name",
+        )
     registered = suffixes.privatesuffix(name) or name
     if name in FREE_EMAIL_DOMAINS or registered in FREE_EMAIL_DOMAINS:
-        raise InvalidInput("That is a public email provider's domain, which no team can "
-                           "claim.", field="name")
+        raise InvalidInput(
+            "That is a public email provider's domain, which no team can claim.", field="name"
+        )
 
 
 # --- internals ------------------------------------------------------------------------------
@@ -192,10 +202,13 @@ def check_claimable(name: str) -> None:
 async def _managed_domain(ctx: ServiceContext, domain_id: int) -> Domain:
     """The domain, read afresh, if the actor owns or administers its team."""
     policy.require_user(ctx.actor)
-    domain = (await ctx.db.execute(
-        select(Domain).where(col(Domain.id) == domain_id)
-        .execution_options(populate_existing=True)
-    )).scalar_one_or_none()
+    domain = (
+        await ctx.db.execute(
+            select(Domain)
+            .where(col(Domain.id) == domain_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
     own = await membership(ctx, domain.team_id) if domain is not None else None
     policy.require_domain_manager(ctx.actor, own)
     assert domain is not None

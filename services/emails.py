@@ -67,13 +67,20 @@ def new_device_sign_in(
     )
 
 
-def team_contact(*, team_name: str, sender: str, subject: str, message: str) -> Email:
+def team_contact(
+    *, team_name: str, sender: str, subject: str, message: str, can_reply: bool
+) -> Email:
+    answer = (
+        f"Reply to this email to answer {sender} directly."
+        if can_reply
+        else f"{sender} keeps their email address private: answer them in {team_name}."
+    )
     return Email(
         kind="team_contact",
         subject=f"[{team_name}] {subject}",
         body=(
             f"{sender}, a member of {team_name}, wrote to the team's owners and admins:\n\n"
-            f"{message}\n\nReply to this email to answer {sender} directly.\n"
+            f"{message}\n\n{answer}\n"
         ),
     )
 

@@ -36,8 +36,12 @@ async def suggested_teams(ctx: ServiceContext) -> list[SuggestedTeamView]:
         return []
     rows = await ctx.db.execute(_offers(ctx, user, OFFERING).order_by(col(Team.name)))
     return [
-        SuggestedTeamView(team_id=team.id, slug=team.slug, name=team.name,  # type: ignore[arg-type]
-                          domain=domain.unicode_name)
+        SuggestedTeamView(
+            team_id=team.id,
+            slug=team.slug,
+            name=team.name,  # type: ignore[arg-type]
+            domain=domain.unicode_name,
+        )
         for team, domain in rows
     ]
 
@@ -45,13 +49,12 @@ async def suggested_teams(ctx: ServiceContext) -> list[SuggestedTeamView]:
 async def join_suggested_team(ctx: ServiceContext, *, team_id: int) -> MemberView:
     user = policy.require_user(ctx.actor)
     if await ctx.db.scalar(
-        select(col(Member.id)).where(col(Member.team_id) == team_id,
-                                     col(Member.user_id) == user.id)
+        select(col(Member.id)).where(col(Member.team_id) == team_id, col(Member.user_id) == user.id)
     ):
         raise Conflict("You are already a member of this team.", field="teamId")
-    offer = (await ctx.db.execute(
-        _offers(ctx, user, OFFERING).where(col(Team.id) == team_id)
-    )).first()
+    offer = (
+        await ctx.db.execute(_offers(ctx, user, OFFERING).where(col(Team.id) == team_id))
+    ).first()
     policy.check_join_by_domain(user, offer is not None)
     assert offer is not None
     member = await _join(ctx, user, offer[1], via="suggestion")
@@ -70,9 +73,7 @@ async def enroll_verified_email(ctx: ServiceContext, user: User) -> None:
         await _join(ctx, user, domain, via="auto_join")
 
 
-def _offers(
-    ctx: ServiceContext, user: User, modes: tuple[Enrollment, ...]
-) -> Select[Team, Domain]:
+def _offers(ctx: ServiceContext, user: User, modes: tuple[Enrollment, ...]) -> Select[Team, Domain]:
     """Teams holding, in force and with one of `modes`, the domain of the user's address,
     that the user is not a member of. (At most one team holds a domain verified.)"""
     try:
@@ -101,8 +102,12 @@ async def _join(ctx: ServiceContext, user: User, domain: Domain, *, via: str) ->
         )
     ):
         return None
-    member = Member(team_id=domain.team_id, user_id=user.id,  # type: ignore[arg-type]
-                    role=Role.MEMBER, created_at=ctx.now())
+    member = Member(
+        team_id=domain.team_id,
+        user_id=user.id,  # type: ignore[arg-type]
+        role=Role.MEMBER,
+        created_at=ctx.now(),
+    )
     ctx.db.add(member)
     await ctx.db.flush()
     audit.member_joined_by_domain(ctx, member=member, domain=domain, via=via)

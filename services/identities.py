@@ -73,9 +73,9 @@ async def unlink(ctx: ServiceContext, *, identity_id: int) -> None:
     policy.check_identity_owner(ctx.actor, identity.user_id if identity else None)
     assert identity is not None
     others = await ctx.db.scalar(
-        select(func.count()).select_from(Identity).where(
-            col(Identity.user_id) == user.id, col(Identity.id) != identity.id
-        )
+        select(func.count())
+        .select_from(Identity)
+        .where(col(Identity.user_id) == user.id, col(Identity.id) != identity.id)
     )
     policy.check_keeps_a_way_to_sign_in(
         has_password=user.password_hash is not None, other_identities=int(others or 0)
@@ -100,7 +100,10 @@ def _verified_email(account: GoogleAccount) -> str:
 
 
 async def _link(
-    ctx: ServiceContext, account: GoogleAccount, email: str, identity: Identity | None,
+    ctx: ServiceContext,
+    account: GoogleAccount,
+    email: str,
+    identity: Identity | None,
     started_by: int,
 ) -> Linked:
     user = ctx.actor.user
@@ -156,9 +159,7 @@ async def _start_signup(ctx: ServiceContext, account: GoogleAccount, email: str)
     return await signups.issue_ticket(ctx, user)
 
 
-def _new_identity(
-    ctx: ServiceContext, user: User, account: GoogleAccount, email: str
-) -> Identity:
+def _new_identity(ctx: ServiceContext, user: User, account: GoogleAccount, email: str) -> Identity:
     now = ctx.now()
     identity = Identity(
         user_id=user.id,  # type: ignore[arg-type]

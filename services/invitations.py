@@ -12,7 +12,7 @@ from sqlalchemy import select
 from auth import policy
 from auth.secrets import new_token, token_hash
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from models import Invitation, Member, Role, Team, User
+from models import Invitation, Member, Role, Team
 from services import audit, email_events, emails, normalize
 from services.context import ServiceContext
 from services.outbox import send_email
@@ -35,16 +35,12 @@ async def invite(ctx: ServiceContext, *, team_id: int, email: str, role: Role) -
     policy.check_grant(manager, role)
     address = normalize.email(email)
     now = ctx.now()
-    already_member = await ctx.db.scalar(
-        select(Member.id)
-        .join(User, User.id == Member.user_id)
-        .where(Member.team_id == team_id, User.email == address)
-    )
-    if already_member:
-        raise Conflict("Someone with that email is already a member.", field="email")
+    # No "already a member" check by address: it would let an admin confirm which member owns
+    # a private email [P1]. A member who accepts is told so instead.
     pending = await ctx.db.scalar(
-        select(Invitation.id).where(*_pending(now), Invitation.team_id == team_id,
-                                    Invitation.email == address)
+        select(Invitation.id).where(
+            *_pending(now), Invitation.team_id == team_id, Invitation.email == address
+        )
     )
     if pending:
         raise Conflict(
@@ -128,8 +124,12 @@ async def accept(ctx: ServiceContext, *, token: str) -> MemberView:
         )
     if await membership(ctx, invitation.team_id) is not None:
         raise Conflict("You are already a member of this team.", field="token")
-    member = Member(team_id=invitation.team_id, user_id=user.id, role=invitation.role,  # type: ignore[arg-type]
-                    created_at=now)
+    member = Member(
+        team_id=invitation.team_id,
+        user_id=user.id,
+        role=invitation.role,  # type: ignore[arg-type]
+        created_at=now,
+    )
     ctx.db.add(member)
     invitation.accepted_at = now
     invitation.accepted_by_id = user.id

@@ -19,8 +19,23 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,37}[a-z0-9])$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 # Usernames that would be confusing or impersonate the platform.
-RESERVED_USERNAMES = frozenset({"admin", "administrator", "root", "staff", "support", "orgward",
-                                "system", "security", "help", "api", "graphql", "me", "viewer"})
+RESERVED_USERNAMES = frozenset(
+    {
+        "admin",
+        "administrator",
+        "root",
+        "staff",
+        "support",
+        "orgward",
+        "system",
+        "security",
+        "help",
+        "api",
+        "graphql",
+        "me",
+        "viewer",
+    }
+)
 
 
 def username(value: str, field: str = "username") -> str:

@@ -78,8 +78,10 @@ async def complete_signup(
     except IntegrityError:  # two sign-ups raced for the username
         raise Conflict("That username is taken.", field="username") from None
     identity = (
-        await ctx.db.execute(select(Identity).where(col(Identity.user_id) == user.id))
-    ).scalars().first()
+        (await ctx.db.execute(select(Identity).where(col(Identity.user_id) == user.id)))
+        .scalars()
+        .first()
+    )
     audit.user_signed_up_with_google(ctx, user=user, identity_id=identity.id if identity else None)
     await email_events.email_verified(ctx, user, via="google")
     return await accounts.open_session(ctx, user, via="google")
@@ -90,12 +92,14 @@ async def issue_ticket(ctx: ServiceContext, user: User) -> SignupPending:
     await ctx.db.execute(delete(SignupTicket).where(col(SignupTicket.user_id) == user.id))
     ticket = new_token()
     expires_at = now + timedelta(minutes=ctx.settings.google_signup_minutes)
-    ctx.db.add(SignupTicket(
-        user_id=user.id,  # type: ignore[arg-type]
-        ticket_hash=token_hash(ctx.settings.secret_key, ticket),
-        created_at=now,
-        expires_at=expires_at,
-    ))
+    ctx.db.add(
+        SignupTicket(
+            user_id=user.id,  # type: ignore[arg-type]
+            ticket_hash=token_hash(ctx.settings.secret_key, ticket),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
     await ctx.db.flush()
     return SignupPending(ticket=ticket, username=user.username, expires_at=expires_at)
 
@@ -137,8 +141,10 @@ async def discard_pending(
     if user_ids is not None:
         statement = statement.where(col(User.id).in_(user_ids))
     if expired_by is not None:
-        statement = statement.where(~exists().where(
-            col(SignupTicket.user_id) == User.id, col(SignupTicket.expires_at) > expired_by
-        ))
+        statement = statement.where(
+            ~exists().where(
+                col(SignupTicket.user_id) == User.id, col(SignupTicket.expires_at) > expired_by
+            )
+        )
     result = await db.execute(statement)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

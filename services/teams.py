@@ -264,8 +264,13 @@ async def leave_team(ctx: ServiceContext, *, team_id: int) -> None:
     await ctx.db.flush()
 
 
-async def contact_admins(ctx: ServiceContext, *, team_id: int, subject: str, message: str) -> int:
-    """[P15] Send a message to the team's owners and admins; returns how many were written to."""
+async def contact_admins(
+    ctx: ServiceContext, *, team_id: int, subject: str, message: str, share_email: bool = False
+) -> int:
+    """[P15] Send a message to the team's owners and admins; returns how many were written to.
+
+    The sender's address goes out (as Reply-To) only when they ask for it or made it public:
+    writing to admins must not leak a private email [P1]."""
     sender = policy.require_user(ctx.actor)
     team = await find_team(ctx, team_id=team_id)
     if team is None or team.viewer_role is None:
@@ -273,25 +278,34 @@ async def contact_admins(ctx: ServiceContext, *, team_id: int, subject: str, mes
     clean_subject = normalize.text(subject, "subject", max_length=150, required=True)
     body = normalize.multiline_text(message, "message", max_length=5000)
     recipients = (
-        await ctx.db.execute(
-            select(User.email)
-            .join(Member, Member.user_id == User.id)
-            .where(
-                Member.team_id == team_id,
-                Member.role.in_([Role.OWNER, Role.ADMIN]),  # type: ignore[attr-defined]
-                User.status == UserStatus.ACTIVE,
-                User.id != sender.id,
+        (
+            await ctx.db.execute(
+                select(User.email)
+                .join(Member, Member.user_id == User.id)
+                .where(
+                    Member.team_id == team_id,
+                    Member.role.in_([Role.OWNER, Role.ADMIN]),  # type: ignore[attr-defined]
+                    User.status == UserStatus.ACTIVE,
+                    User.id != sender.id,
+                )
             )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
+    reply_to = sender.email if share_email or sender.email_public else None
     for address in recipients:
         send_email(
             ctx,
             to=address,
             email=emails.team_contact(
-                team_name=team.name, sender=sender.username, subject=clean_subject, message=body
+                team_name=team.name,
+                sender=sender.username,
+                subject=clean_subject,
+                message=body,
+                can_reply=reply_to is not None,
             ),
-            reply_to=sender.email,
+            reply_to=reply_to,
         )
     audit.team_contacted(ctx, team_id=team_id, recipients=len(recipients))
     return len(recipients)
@@ -344,12 +358,16 @@ async def _member_for_update(ctx: ServiceContext, member_id: int) -> tuple[Membe
     team_id = await ctx.db.scalar(select(Member.team_id).where(Member.id == member_id))
     own = await locked_membership(ctx, team_id) if team_id is not None else None
     target = (
-        await ctx.db.execute(
-            select(Member)
-            .where(Member.id == member_id)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none() if own is not None else None
+        (
+            await ctx.db.execute(
+                select(Member)
+                .where(Member.id == member_id)
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+        if own is not None
+        else None
+    )
     if own is None or target is None:
         raise NotFound("No such member.", field="memberId")
     return target, own

@@ -36,9 +36,11 @@ async def propose(ctx: ServiceContext, email: str) -> str:
     candidates = [base] + [_numbered(base, str(n)) for n in range(2, NUMBERED + 1)]
     # Usernames are stored lowercase, so the unique index answers this.
     taken = set(
-        (await ctx.db.execute(
-            select(col(User.username)).where(col(User.username).in_(candidates))
-        )).scalars()
+        (
+            await ctx.db.execute(
+                select(col(User.username)).where(col(User.username).in_(candidates))
+            )
+        ).scalars()
     )
     for candidate in candidates:
         if candidate not in taken:
@@ -51,4 +53,4 @@ async def available(ctx: ServiceContext, username: str) -> bool:
 
 
 def _numbered(base: str, suffix: str) -> str:
-    return f"{base[:MAX - len(suffix) - 1].rstrip('-_')}-{suffix}"
+    return f"{base[: MAX - len(suffix) - 1].rstrip('-_')}-{suffix}"

@@ -17,11 +17,22 @@ from services import normalize
 from services.context import ServiceContext
 
 # Exactly the columns a UserView needs, so hot reads never load a whole row.
-USER_COLUMNS: tuple[Any, ...] = tuple(col(column) for column in (
-    User.id, User.username, User.display_name, User.email, User.email_public,
-    User.email_verified_at, User.avatar_url, User.company, User.job_title, User.status,
-    User.created_at,
-))
+USER_COLUMNS: tuple[Any, ...] = tuple(
+    col(column)
+    for column in (
+        User.id,
+        User.username,
+        User.display_name,
+        User.email,
+        User.email_public,
+        User.email_verified_at,
+        User.avatar_url,
+        User.company,
+        User.job_title,
+        User.status,
+        User.created_at,
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +61,9 @@ def user_view(actor: Actor, row: Any) -> UserView:
     """Build from a User or a row of `user_columns` (attribute access works on both; a User
     row carries no domain fact, which only matters for someone else's private email)."""
     visible = policy.email_visible(
-        actor.user, row.id, row.email_public,
+        actor.user,
+        row.id,
+        row.email_public,
         in_managed_domain=bool(getattr(row, "email_in_managed_domain", False)),
     )
     return UserView(
@@ -74,7 +87,7 @@ async def users_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[UserView 
     rows = await ctx.db.execute(
         select(*user_columns(ctx)).where(
             col(User.id).in_(set(ids)),
-            col(User.status) != UserStatus.DELETED,
+            col(User.status).not_in([UserStatus.DELETED, UserStatus.PENDING]),
         )
     )
     found = {row.id: user_view(ctx.actor, row) for row in rows}
@@ -96,7 +109,7 @@ async def user_by_username(ctx: ServiceContext, username: str) -> UserView | Non
         await ctx.db.execute(
             select(*user_columns(ctx)).where(
                 col(User.username) == wanted,
-                col(User.status) != UserStatus.DELETED,
+                col(User.status).not_in([UserStatus.DELETED, UserStatus.PENDING]),
             )
         )
     ).first()

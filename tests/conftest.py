@@ -96,8 +96,9 @@ def clock() -> FrozenClock:
 
 @pytest.fixture(scope="session")
 def app(settings: Settings, engine: AsyncEngine, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    return create_app(settings, engine=engine, clock=clock, run_worker=False,
-                      apply_migrations=False)
+    return create_app(
+        settings, engine=engine, clock=clock, run_worker=False, apply_migrations=False
+    )
 
 
 async def _clean(engine: AsyncEngine) -> None:
@@ -112,8 +113,13 @@ async def _clean(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-async def world(app, engine: AsyncEngine, clock: FrozenClock, settings: Settings,  # type: ignore[no-untyped-def]
-                smtp: tuple[Mailbox, int]) -> AsyncIterator[World]:
+async def world(
+    app,
+    engine: AsyncEngine,
+    clock: FrozenClock,
+    settings: Settings,  # type: ignore[no-untyped-def]
+    smtp: tuple[Mailbox, int],
+) -> AsyncIterator[World]:
     await _clean(engine)
     clock.set(FrozenClock().now())
     mailbox = smtp[0]

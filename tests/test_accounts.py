@@ -150,9 +150,7 @@ async def test_usernames_and_emails_are_stored_lowercase(world: World) -> None:
 
     assert data["signUp"]["viewer"]["username"] == "alice_smith"
     assert data["signUp"]["viewer"]["email"] == "alice@example.org"
-    again = await world.client()(
-        SIGN_IN, input={"identifier": "ALICE_SMITH", "password": PASSWORD}
-    )
+    again = await world.client()(SIGN_IN, input={"identifier": "ALICE_SMITH", "password": PASSWORD})
     assert again["signIn"]["viewer"] == {"username": "alice_smith"}
 
 
@@ -164,7 +162,9 @@ async def test_a_username_differing_only_in_case_is_a_conflict(world: World) -> 
     assert data["signUp"]["viewer"] is None
     [error] = data["signUp"]["errors"]
     assert (error["__typename"], error["code"], error["field"]) == (
-        "MutationError", "CONFLICT", "username"
+        "MutationError",
+        "CONFLICT",
+        "username",
     )
     assert await count(world, User) == 1
 
@@ -302,10 +302,16 @@ async def test_p1_email_is_private_by_default(world: World) -> None:
     by_bob = await bob(USER_BY_USERNAME, username="alice")
     node_by_bob = await bob(NODE, id=alice.id)
     assert by_bob["user"] == {
-        "id": alice.id, "username": "alice", "email": None, "emailVerified": False
+        "id": alice.id,
+        "username": "alice",
+        "email": None,
+        "emailVerified": False,
     }
     assert node_by_bob["node"] == {
-        "id": alice.id, "username": "alice", "email": None, "emailVerified": False
+        "id": alice.id,
+        "username": "alice",
+        "email": None,
+        "emailVerified": False,
     }
 
     # Anonymous clients get no user at all, and never an error.
@@ -446,7 +452,8 @@ async def test_changing_email_resets_verification_and_voids_old_links(world: Wor
     await world.deliver_mail()
 
     assert data["changeEmail"] == {
-        "viewer": {"email": "alice@new.example", "emailVerified": False}, "errors": []
+        "viewer": {"email": "alice@new.example", "emailVerified": False},
+        "errors": [],
     }
     stale = await alice(VERIFY_EMAIL, token=old_token)
     assert [(e["code"], e["field"]) for e in stale["verifyEmail"]["errors"]] == [
@@ -455,7 +462,9 @@ async def test_changing_email_resets_verification_and_voids_old_links(world: Wor
     new_token = world.mailbox.token_in("alice@new.example", "verify_email")
     assert (await alice(VERIFY_EMAIL, token=new_token))["verifyEmail"]["ok"] is True
     assert (await alice(VIEWER))["viewer"] == {
-        "username": "alice", "email": "alice@new.example", "emailVerified": True,
+        "username": "alice",
+        "email": "alice@new.example",
+        "emailVerified": True,
         "emailPublic": False,
     }
 
@@ -503,25 +512,52 @@ async def test_refused_email_changes_change_nothing(
 async def test_profile_fields_are_set_and_cleared(world: World) -> None:
     alice = await world.sign_up("alice")
     everything = {
-        "displayName": "  Alice   Liddell ", "avatarUrl": "https://img.example.org/a.png",
-        "company": "Acme", "jobTitle": "Engineer", "country": "gb", "locale": "en-GB",
-        "timeZone": "Europe/London", "emailPublic": True,
+        "displayName": "  Alice   Liddell ",
+        "avatarUrl": "https://img.example.org/a.png",
+        "company": "Acme",
+        "jobTitle": "Engineer",
+        "country": "gb",
+        "locale": "en-GB",
+        "timeZone": "Europe/London",
+        "emailPublic": True,
     }
 
     set_all = await alice(UPDATE_PROFILE, input=everything)
-    assert set_all["updateProfile"] == {"viewer": {
-        "displayName": "Alice Liddell", "avatarUrl": "https://img.example.org/a.png",
-        "company": "Acme", "jobTitle": "Engineer", "country": "GB", "locale": "en-GB",
-        "timeZone": "Europe/London", "emailPublic": True,
-    }, "errors": []}
+    assert set_all["updateProfile"] == {
+        "viewer": {
+            "displayName": "Alice Liddell",
+            "avatarUrl": "https://img.example.org/a.png",
+            "company": "Acme",
+            "jobTitle": "Engineer",
+            "country": "GB",
+            "locale": "en-GB",
+            "timeZone": "Europe/London",
+            "emailPublic": True,
+        },
+        "errors": [],
+    }
 
-    cleared = await alice(UPDATE_PROFILE, input={
-        "displayName": None, "avatarUrl": None, "company": None, "jobTitle": None,
-        "country": None, "locale": None, "timeZone": None,
-    })
+    cleared = await alice(
+        UPDATE_PROFILE,
+        input={
+            "displayName": None,
+            "avatarUrl": None,
+            "company": None,
+            "jobTitle": None,
+            "country": None,
+            "locale": None,
+            "timeZone": None,
+        },
+    )
     assert cleared["updateProfile"]["viewer"] == {
-        "displayName": "alice", "avatarUrl": None, "company": None, "jobTitle": None,
-        "country": None, "locale": None, "timeZone": None, "emailPublic": True,
+        "displayName": "alice",
+        "avatarUrl": None,
+        "company": None,
+        "jobTitle": None,
+        "country": None,
+        "locale": None,
+        "timeZone": None,
+        "emailPublic": True,
     }
     assert (await alice(PROFILE))["viewer"] == cleared["updateProfile"]["viewer"]
 
@@ -534,7 +570,9 @@ async def test_omitted_profile_fields_stay_as_they_are(world: World) -> None:
 
     profile = (await alice(PROFILE))["viewer"]
     assert (profile["company"], profile["timeZone"], profile["jobTitle"]) == (
-        "Acme", "Europe/Berlin", "CTO"
+        "Acme",
+        "Europe/Berlin",
+        "CTO",
     )
 
 
@@ -575,9 +613,14 @@ async def test_one_bad_profile_field_writes_nothing(world: World) -> None:
     alice = await world.sign_up("alice")
     audit_before = await count(world, AuditEvent)
 
-    data = await alice(UPDATE_PROFILE, input={
-        "company": "Acme", "jobTitle": "CTO", "timeZone": "Nowhere/Special",
-    })
+    data = await alice(
+        UPDATE_PROFILE,
+        input={
+            "company": "Acme",
+            "jobTitle": "CTO",
+            "timeZone": "Nowhere/Special",
+        },
+    )
 
     assert [(e["code"], e["field"]) for e in data["updateProfile"]["errors"]] == [
         ("INVALID_INPUT", "timeZone")

@@ -34,8 +34,17 @@ async def test_mutations_append_an_intact_chain(world: World) -> None:
     assert check.intact and check.events == 4  # created + three renames
     async with session_factory(world.engine)() as db:
         every = await audit_chain.verify_all(db)
-        events = (await db.execute(select(AuditEvent).where(AuditEvent.chain_key == key)
-                                   .order_by(AuditEvent.chain_seq))).scalars().all()
+        events = (
+            (
+                await db.execute(
+                    select(AuditEvent)
+                    .where(AuditEvent.chain_key == key)
+                    .order_by(AuditEvent.chain_seq)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert all(c.intact for c in every)
     assert [e.action for e in events] == ["team.created"] + ["team.updated"] * 3
     assert events[1].prev_hash == events[0].hash
@@ -76,9 +85,9 @@ async def test_concurrent_appends_to_one_chain_never_fork(world: World) -> None:
     team = await world.make_team(alice)
     bob = await world.sign_up("bob")
     await world.add_member(team, bob, role=Role.ADMIN)
-    await asyncio.gather(*(
-        (alice if i % 2 else bob)(RENAME, id=team.id, name=f"Name {i}") for i in range(8)
-    ))
+    await asyncio.gather(
+        *((alice if i % 2 else bob)(RENAME, id=team.id, name=f"Name {i}") for i in range(8))
+    )
     check = await _verify(world, f"team:{team.pk}")
     assert check.intact and check.events == 9
     async with session_factory(world.engine)() as db:
@@ -98,8 +107,16 @@ async def test_failed_sign_ins_are_chained_too(world: World) -> None:
     user_pk = from_global_id(alice.id)[1]  # type: ignore[index]
     check = await _verify(world, f"user:{user_pk}")
     async with session_factory(world.engine)() as db:
-        actions = (await db.execute(select(AuditEvent.action)
-                                    .where(AuditEvent.chain_key == f"user:{user_pk}")
-                                    .order_by(AuditEvent.chain_seq))).scalars().all()
+        actions = (
+            (
+                await db.execute(
+                    select(AuditEvent.action)
+                    .where(AuditEvent.chain_key == f"user:{user_pk}")
+                    .order_by(AuditEvent.chain_seq)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert check.intact
     assert actions[-1] == "user.sign_in_failed" and "user.signed_up" in actions

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from models import Role
 from tests.support.world import Person, TeamRef, World
 
@@ -65,7 +67,7 @@ async def test_the_trail_pages_with_cursors(world: World) -> None:
     olga, _, _, _ = await _acme(world)
     first = (await olga(TRAIL, slug="acme", first=3))["team"]["auditEvents"]
     assert len(first["edges"]) == 3 and first["pageInfo"]["hasNextPage"]
-    rest = (await olga(TRAIL, slug="acme", first=3, after=first["pageInfo"]["endCursor"]))
+    rest = await olga(TRAIL, slug="acme", first=3, after=first["pageInfo"]["endCursor"])
     page = rest["team"]["auditEvents"]
     assert [e["node"]["action"] for e in page["edges"]] == ["team.created"]
     assert page["pageInfo"]["hasNextPage"] is False
@@ -113,8 +115,9 @@ async def test_p17_export_as_json_lines(world: World) -> None:
     )
     assert lines[0]["created_at"] < lines[-1]["created_at"]
     assert _actions(await olga(TRAIL, slug="acme", first=1)) == ["audit.exported"]
-    filtered = await olga.client.http.get("/teams/acme/audit-events.jsonl",
-                                          params={"action": "team.created"})
+    filtered = await olga.client.http.get(
+        "/teams/acme/audit-events.jsonl", params={"action": "team.created"}
+    )
     assert [json.loads(line)["action"] for line in filtered.text.splitlines()] == ["team.created"]
 
 
@@ -124,6 +127,31 @@ async def test_export_refusals(world: World) -> None:
     assert (await mia.client.http.get("/teams/acme/audit-events.jsonl")).status_code == 403
     assert (await outsider.client.http.get("/teams/acme/audit-events.jsonl")).status_code == 404
     assert (await world.client().http.get("/teams/acme/audit-events.jsonl")).status_code == 404
-    naive = await mia.client.http.get("/teams/acme/audit-events.jsonl",
-                                      params={"since": "2026-01-01T00:00:00"})
+    naive = await mia.client.http.get(
+        "/teams/acme/audit-events.jsonl", params={"since": "2026-01-01T00:00:00"}
+    )
     assert naive.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"since": "2026-01-01T00:00:00"},
+        {"actions": ["team.created\u0000"]},
+        {"actions": ["x" * 65]},
+        {"actions": [f"a.b{n}" for n in range(51)]},
+    ],
+    ids=["naive-time", "nul", "long-action", "too-many-actions"],
+)
+async def test_hostile_filters_are_invalid_input(world: World, bad: dict) -> None:
+    olga, _, _, _ = await _acme(world)
+    body = await olga.raw(TRAIL, slug="acme", filter=bad)
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    export = await olga.client.http.get(
+        "/teams/acme/audit-events.jsonl",
+        params={
+            "action": bad.get("actions", []),
+            **({"since": bad["since"]} if "since" in bad else {}),
+        },
+    )
+    assert export.status_code == 400

@@ -28,9 +28,13 @@ def _free_port() -> int:
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARD_")}
-    env.update(ORGWARD_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-               ORGWARD_SMTP_PORT=str(_free_port()), ORGWARD_ARGON2_MEMORY_KIB="1024",
-               ORGWARD_ARGON2_TIME_COST="1", **extra)
+    env.update(
+        ORGWARD_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        ORGWARD_SMTP_PORT=str(_free_port()),
+        ORGWARD_ARGON2_MEMORY_KIB="1024",
+        ORGWARD_ARGON2_TIME_COST="1",
+        **extra,
+    )
     return env
 
 
@@ -39,7 +43,11 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     port = _free_port()
     process = subprocess.Popen(
         [*ORGWARD, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     try:
@@ -67,11 +75,14 @@ def test_serve_demo_prints_graphiql_url_and_credentials_that_sign_in(
     owner = re.search(r"owner\s+(\w+)\s+password: (\S+)", output)
     assert owner, output
     with httpx.Client(base_url=base, headers={"origin": "http://127.0.0.1:8000"}) as http:
-        signed_in = http.post("/graphql", json={
-            "query": "mutation($i: SignInInput!) { signIn(input: $i) { viewer { username "
-                     "teams { edges { node { slug members { totalCount } } } } } errors { code } } }",
-            "variables": {"i": {"identifier": owner.group(1), "password": owner.group(2)}},
-        }).json()
+        signed_in = http.post(
+            "/graphql",
+            json={
+                "query": "mutation($i: SignInInput!) { signIn(input: $i) { viewer { username "
+                "teams { edges { node { slug members { totalCount } } } } } errors { code } } }",
+                "variables": {"i": {"identifier": owner.group(1), "password": owner.group(2)}},
+            },
+        ).json()
         assert http.get("/readyz").json()["status"] == "ready"
     viewer = signed_in["data"]["signIn"]["viewer"]
     assert viewer["username"] == owner.group(1)
@@ -80,28 +91,42 @@ def test_serve_demo_prints_graphiql_url_and_credentials_that_sign_in(
 
 def test_migrate_and_create_staff(tmp_path: Path) -> None:
     env = _env(tmp_path)
-    migrated = subprocess.run([*ORGWARD, "migrate"], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=60)
+    migrated = subprocess.run(
+        [*ORGWARD, "migrate"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert migrated.returncode == 0, migrated.stderr
     assert f"revision {migrate.head_revision()}" in migrated.stdout
     created = subprocess.run(
         [*ORGWARD, "create-staff", "--username", "sam", "--email", "sam@orgward.example"],
-        cwd=ROOT, env=env, input="a long staff password\na long staff password\n",
-        capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        input="a long staff password\na long staff password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert created.returncode == 0, created.stderr
     assert "Staff account 'sam' created." in created.stdout
     again = subprocess.run(
         [*ORGWARD, "create-staff", "--username", "SAM", "--email", "other@orgward.example"],
-        cwd=ROOT, env=env, input="a long staff password\na long staff password\n",
-        capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        input="a long staff password\na long staff password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert again.returncode == 2 and "username" in again.stderr
 
 
 def test_production_refuses_to_start_with_the_default_secret(tmp_path: Path) -> None:
-    result = subprocess.run([*ORGWARD, "serve"], cwd=ROOT,
-                            env=_env(tmp_path, ORGWARD_ENVIRONMENT="production"),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*ORGWARD, "serve"],
+        cwd=ROOT,
+        env=_env(tmp_path, ORGWARD_ENVIRONMENT="production"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "ORGWARD_SECRET_KEY" in result.stderr

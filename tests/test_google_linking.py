@@ -62,7 +62,9 @@ async def test_an_unverified_email_of_an_existing_account_is_not_merged_either(
 
 
 async def test_the_owner_links_google_after_signing_in_with_the_password(
-    world: World, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     bob = await world.sign_up("bob", email="bob@example.com")
     provider.signs_in(sub="g-bob", email="bob@example.com")
@@ -79,7 +81,9 @@ async def test_the_owner_links_google_after_signing_in_with_the_password(
 
 
 async def test_linking_is_audited_with_address_and_user_agent(
-    world: World, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     bob = await world.sign_up("bob", email="bob@example.com")
     provider.signs_in(sub="g-bob", email="bob@example.com")
@@ -93,7 +97,9 @@ async def test_linking_is_audited_with_address_and_user_agent(
 
 
 async def test_linking_while_signed_in_links_to_that_user_whatever_the_email(
-    world: World, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     alice = await world.sign_up("alice", email="alice@work.example")
     provider.signs_in(sub="g-alice", email="alice.private@gmail.example")
@@ -107,7 +113,9 @@ async def test_linking_while_signed_in_links_to_that_user_whatever_the_email(
 
 
 async def test_google_vouching_for_the_accounts_own_address_verifies_it(
-    world: World, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     bob = await world.sign_up("bob", email="bob@example.com", verified=False)
     provider.signs_in(sub="g-bob", email="bob@example.com")
@@ -120,7 +128,10 @@ async def test_google_vouching_for_the_accounts_own_address_verifies_it(
 
 
 async def test_a_google_account_linked_to_someone_else_cannot_be_linked_again(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     await signed_up_with_google(browser, sub="g-ada", email="ada@example.com")
     dave = await world.sign_up("dave")
@@ -133,7 +144,9 @@ async def test_a_google_account_linked_to_someone_else_cannot_be_linked_again(
 
 
 async def test_a_link_needs_the_session_that_started_it(
-    world: World, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     bob = await world.sign_up("bob", email="bob@example.com")
     provider.signs_in(sub="g-bob", email="bob@example.com")
@@ -153,21 +166,31 @@ async def test_a_link_needs_the_session_that_started_it(
 async def test_viewer_lists_linked_identities(
     world: World, browser: Browser, provider: OidcProvider
 ) -> None:
-    await signed_up_with_google(browser, sub="g-ada", email="ada@acme.example", name="Ada L",
-                                picture="https://lh3.googleusercontent.com/a/ada",
-                                hd="acme.example")
+    await signed_up_with_google(
+        browser,
+        sub="g-ada",
+        email="ada@acme.example",
+        name="Ada L",
+        picture="https://lh3.googleusercontent.com/a/ada",
+        hd="acme.example",
+    )
 
     (identity,) = (await browser(IDENTITIES))["viewer"]["identities"]
 
     assert {key: value for key, value in identity.items() if key not in ("id", "linkedAt")} == {
-        "provider": "google", "email": "ada@acme.example", "name": "Ada L",
-        "picture": "https://lh3.googleusercontent.com/a/ada", "hd": "acme.example",
+        "provider": "google",
+        "email": "ada@acme.example",
+        "name": "Ada L",
+        "picture": "https://lh3.googleusercontent.com/a/ada",
+        "hd": "acme.example",
     }
     assert identity["linkedAt"] == world.clock.now().isoformat()
 
 
 async def test_unlinking_is_allowed_while_a_password_remains(
-    world: World, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     bob = await world.sign_up("bob", email="bob@example.com")
     provider.signs_in(sub="g-bob", email="bob@example.com")
@@ -190,11 +213,15 @@ async def test_the_only_way_to_sign_in_cannot_be_unlinked(
 
     done = await browser(UNLINK, input={"identityId": identity["id"]})
 
-    assert done["unlinkIdentity"]["errors"] == [{
-        "__typename": "MutationError", "code": "INVALID_INPUT", "field": "identityId",
-        "message": "This is your only way to sign in: set a password or link another account "
-                   "first.",
-    }]
+    assert done["unlinkIdentity"]["errors"] == [
+        {
+            "__typename": "MutationError",
+            "code": "INVALID_INPUT",
+            "field": "identityId",
+            "message": "This is your only way to sign in: set a password or link another account "
+            "first.",
+        }
+    ]
     assert len(await identities_of(world, "ada")) == 1
 
 

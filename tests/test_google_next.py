@@ -62,7 +62,10 @@ async def test_a_next_outside_the_allow_list_is_refused_before_the_provider(
 
 
 async def test_sign_in_lands_on_an_allowed_origin(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     await signed_up_with_google(browser, sub="g-ada", email="ada@example.com")
 
@@ -72,7 +75,10 @@ async def test_sign_in_lands_on_an_allowed_origin(
 
 
 async def test_a_path_lands_on_the_front_end(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     await signed_up_with_google(browser, sub="g-ada", email="ada@example.com")
 
@@ -88,8 +94,7 @@ async def test_a_new_user_is_sent_on_to_next_after_the_sign_up_page(
 
     landing = await browser.sign_in_with_google(next=f"{DASHBOARD}/welcome")
 
-    assert landing.query == {"signup": "google", "username": "ada",
-                             "next": f"{DASHBOARD}/welcome"}
+    assert landing.query == {"signup": "google", "username": "ada", "next": f"{DASHBOARD}/welcome"}
 
 
 @pytest.mark.parametrize("next_url", HOSTILE)

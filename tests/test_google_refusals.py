@@ -122,7 +122,10 @@ async def test_a_mismatched_state_is_refused(
 
 
 async def test_a_callback_in_a_browser_that_did_not_start_the_flow_is_refused(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     # Login CSRF: an attacker's own code and state, delivered to the victim's browser.
     attacker = new_browser()
@@ -150,7 +153,10 @@ async def test_replaying_the_callback_is_refused(
 
 
 async def test_a_replayed_code_is_refused(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     # The code of a finished sign-in, sent back with a fresh state of the same browser: the
     # state check passes, so the provider itself must refuse the second exchange.
@@ -245,12 +251,16 @@ async def test_an_unreachable_provider_is_an_error_code(world: World) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    settings = world.settings.model_copy(update={
-        "google_client_id": CLIENT_ID, "google_client_secret": CLIENT_SECRET,
-        "google_discovery_url": f"http://127.0.0.1:{closed_port}/.well-known/openid-configuration",
-    })
-    app: Starlette = create_app(settings, engine=world.engine, clock=world.clock,
-                                run_worker=False, apply_migrations=False)
+    settings = world.settings.model_copy(
+        update={
+            "google_client_id": CLIENT_ID,
+            "google_client_secret": CLIENT_SECRET,
+            "google_discovery_url": f"http://127.0.0.1:{closed_port}/.well-known/openid-configuration",
+        }
+    )
+    app: Starlette = create_app(
+        settings, engine=world.engine, clock=world.clock, run_worker=False, apply_migrations=False
+    )
     client = GraphQLClient(app)
     try:
         response = await client.http.get("/auth/google/login")
@@ -268,10 +278,14 @@ async def test_google_routes_are_absent_until_configured(world: World) -> None:
 
 
 def test_production_refuses_google_sign_in_over_plain_http(world: World) -> None:
-    settings = world.settings.model_copy(update={
-        "environment": Environment.PRODUCTION, "google_client_id": CLIENT_ID,
-        "google_client_secret": CLIENT_SECRET, "public_base_url": "http://api.example.com",
-    })
+    settings = world.settings.model_copy(
+        update={
+            "environment": Environment.PRODUCTION,
+            "google_client_id": CLIENT_ID,
+            "google_client_secret": CLIENT_SECRET,
+            "public_base_url": "http://api.example.com",
+        }
+    )
 
     with pytest.raises(ValueError, match="https"):
         settings.check_startable()

@@ -38,26 +38,36 @@ def s256(verifier: str) -> str:
 async def test_a_new_google_user_confirms_a_birth_date_and_is_signed_in(
     world: World, browser: Browser, provider: OidcProvider
 ) -> None:
-    provider.signs_in(sub="g-ada", email="Ada@Example.com", name="Ada Lovelace",
-                      picture="https://lh3.googleusercontent.com/a/ada")
+    provider.signs_in(
+        sub="g-ada",
+        email="Ada@Example.com",
+        name="Ada Lovelace",
+        picture="https://lh3.googleusercontent.com/a/ada",
+    )
 
     landing = await browser.sign_in_with_google()
 
     assert landing.location == f"{ORIGIN}/sign-in?signup=google&username=ada"
     assert (await browser(VIEWER))["viewer"] is None
     done = await browser(
-        "mutation { completeSignup(input: {birthDate: \"1990-05-17\", country: \"GB\"}) {"
+        'mutation { completeSignup(input: {birthDate: "1990-05-17", country: "GB"}) {'
         " viewer { username } errors { code } } }"
     )
     assert done["completeSignup"] == {"viewer": {"username": "ada"}, "errors": []}
     assert (await browser(VIEWER))["viewer"] == {
-        "username": "ada", "email": "ada@example.com", "emailVerified": True,
-        "displayName": "Ada Lovelace", "avatarUrl": "https://lh3.googleusercontent.com/a/ada",
+        "username": "ada",
+        "email": "ada@example.com",
+        "emailVerified": True,
+        "displayName": "Ada Lovelace",
+        "avatarUrl": "https://lh3.googleusercontent.com/a/ada",
     }
 
 
 async def test_a_returning_google_user_signs_in_with_a_session_cookie(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     await signed_up_with_google(browser, sub="g-ada", email="ada@example.com")
     laptop = new_browser()
@@ -71,7 +81,10 @@ async def test_a_returning_google_user_signs_in_with_a_session_cookie(
 
 
 async def test_sign_up_and_sign_in_are_audited_with_address_and_user_agent(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     await signed_up_with_google(browser, sub="g-ada", email="ada@example.com")
     await new_browser().sign_in_with_google()
@@ -90,7 +103,10 @@ async def test_sign_up_and_sign_in_are_audited_with_address_and_user_agent(
 
 
 async def test_the_app_sends_an_s256_challenge_and_the_matching_verifier(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     await signed_up_with_google(browser, sub="g-ada", email="ada@example.com")
     provider.reset()
@@ -110,16 +126,24 @@ async def test_the_loopback_provider_refuses_a_code_without_its_verifier(
     provider: OidcProvider,
 ) -> None:
     # What makes the test above meaningful: without the verifier, no token.
-    query = urlencode({
-        "client_id": CLIENT_ID, "redirect_uri": CALLBACK, "response_type": "code",
-        "scope": "openid email", "state": "s", "nonce": "n",
-        "code_challenge": s256("the-verifier-" * 4), "code_challenge_method": "S256",
-    })
+    query = urlencode(
+        {
+            "client_id": CLIENT_ID,
+            "redirect_uri": CALLBACK,
+            "response_type": "code",
+            "scope": "openid email",
+            "state": "s",
+            "nonce": "n",
+            "code_challenge": s256("the-verifier-" * 4),
+            "code_challenge_method": "S256",
+        }
+    )
     async with httpx.AsyncClient() as web:
         authorized = await web.get(f"{provider.issuer}/authorize?{query}")
         code = parse_qs(urlsplit(authorized.headers["location"]).query)["code"][0]
         answer = await web.post(
-            f"{provider.issuer}/token", auth=(CLIENT_ID, CLIENT_SECRET),
+            f"{provider.issuer}/token",
+            auth=(CLIENT_ID, CLIENT_SECRET),
             data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
         )
 
@@ -131,8 +155,15 @@ async def test_the_loopback_provider_refuses_a_code_without_its_verifier(
 async def test_the_loopback_provider_refuses_an_authorization_without_pkce(
     provider: OidcProvider,
 ) -> None:
-    query = urlencode({"client_id": CLIENT_ID, "redirect_uri": CALLBACK,
-                       "response_type": "code", "scope": "openid", "state": "s"})
+    query = urlencode(
+        {
+            "client_id": CLIENT_ID,
+            "redirect_uri": CALLBACK,
+            "response_type": "code",
+            "scope": "openid",
+            "state": "s",
+        }
+    )
     async with httpx.AsyncClient() as web:
         authorized = await web.get(f"{provider.issuer}/authorize?{query}")
 
@@ -140,7 +171,10 @@ async def test_the_loopback_provider_refuses_an_authorization_without_pkce(
 
 
 async def test_signing_in_rotates_the_session_the_browser_came_with(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     await signed_up_with_google(browser, sub="g-ada", email="ada@example.com")
     bob = await world.sign_up("bob")

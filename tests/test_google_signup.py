@@ -62,11 +62,15 @@ async def test_p4_an_under_age_answer_deletes_the_pending_account_and_keeps_noth
     done = await browser(COMPLETE_SIGNUP, input={"birthDate": years_ago(world, 12)})
 
     assert done["completeSignup"]["viewer"] is None
-    assert done["completeSignup"]["errors"] == [{
-        "__typename": "MutationError", "code": "FORBIDDEN", "field": "birthDate",
-        "message": "You must be at least 13 years old to create an account. Nothing about this "
-                   "sign-up was kept.",
-    }]
+    assert done["completeSignup"]["errors"] == [
+        {
+            "__typename": "MutationError",
+            "code": "FORBIDDEN",
+            "field": "birthDate",
+            "message": "You must be at least 13 years old to create an account. Nothing about this "
+            "sign-up was kept.",
+        }
+    ]
     for model in (User, Identity, SignupTicket, AuditEvent, OutboxMessage):
         assert await rows(world, model) == [], model
     assert "orgward_signup" not in {cookie.name for cookie in browser.cookies.jar}
@@ -77,8 +81,9 @@ async def test_p4_the_countrys_minimum_age_applies(
 ) -> None:
     await pending_sign_up(browser, sub="g-teen", email="teen@example.de")
 
-    done = await browser(COMPLETE_SIGNUP, input={"birthDate": years_ago(world, 15),
-                                                 "country": "DE"})
+    done = await browser(
+        COMPLETE_SIGNUP, input={"birthDate": years_ago(world, 15), "country": "DE"}
+    )
 
     assert [error["code"] for error in done["completeSignup"]["errors"]] == ["FORBIDDEN"]
     assert await user_row(world, email="teen@example.de") is None
@@ -144,7 +149,10 @@ async def test_the_sweep_keeps_a_sign_up_that_is_still_waiting(
 
 
 async def test_signing_in_again_before_finishing_resumes_the_same_account(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     await pending_sign_up(browser, sub="g-ada", email="ada@example.com")
     phone = new_browser()
@@ -162,7 +170,9 @@ async def test_signing_in_again_before_finishing_resumes_the_same_account(
 
 
 async def test_the_proposed_username_is_made_unique(
-    world: World, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
     await world.sign_up("ada", email="ada@elsewhere.example")
     await world.sign_up("ada-2", email="ada2@elsewhere.example")
@@ -177,8 +187,9 @@ async def test_the_username_can_be_chosen_when_completing(
 ) -> None:
     await pending_sign_up(browser, sub="g-ada", email="ada@example.com")
 
-    done = await browser(COMPLETE_SIGNUP, input={"birthDate": "1990-05-17",
-                                                 "username": "Countess_Ada"})
+    done = await browser(
+        COMPLETE_SIGNUP, input={"birthDate": "1990-05-17", "username": "Countess_Ada"}
+    )
 
     assert done["completeSignup"]["viewer"]["username"] == "countess_ada"
 
@@ -189,8 +200,7 @@ async def test_a_chosen_username_that_is_taken_is_a_conflict(
     await world.sign_up("lovelace")
     await pending_sign_up(browser, sub="g-ada", email="ada@example.com")
 
-    done = await browser(COMPLETE_SIGNUP, input={"birthDate": "1990-05-17",
-                                                 "username": "lovelace"})
+    done = await browser(COMPLETE_SIGNUP, input={"birthDate": "1990-05-17", "username": "lovelace"})
 
     assert [(error["code"], error["field"]) for error in done["completeSignup"]["errors"]] == [
         ("CONFLICT", "username")
@@ -199,16 +209,19 @@ async def test_a_chosen_username_that_is_taken_is_a_conflict(
     assert user is not None and user.status is UserStatus.PENDING
 
 
-@pytest.mark.parametrize(("email", "username"), [
-    ("ada@example.com", "ada"),
-    ("Ada.Lovelace+news@example.com", "ada-lovelace"),
-    ("jürgen.müller@example.de", "jurgen-muller"),
-    ("jo@example.com", "jo-user"),
-    ("admin@example.com", "admin-user"),
-    ("李@example.cn", "user"),
-    ("__x__@example.com", "x-user"),
-    ("a" * 64 + "@example.com", "a" * 39),
-])
+@pytest.mark.parametrize(
+    ("email", "username"),
+    [
+        ("ada@example.com", "ada"),
+        ("Ada.Lovelace+news@example.com", "ada-lovelace"),
+        ("jürgen.müller@example.de", "jurgen-muller"),
+        ("jo@example.com", "jo-user"),
+        ("admin@example.com", "admin-user"),
+        ("李@example.cn", "user"),
+        ("__x__@example.com", "x-user"),
+        ("a" * 64 + "@example.com", "a" * 39),
+    ],
+)
 def test_a_username_is_proposed_from_the_local_part(email: str, username: str) -> None:
     assert base_from_email(email) == username
 
@@ -217,20 +230,50 @@ def test_a_username_is_proposed_from_the_local_part(email: str, username: str) -
 
 
 async def test_p3_only_name_email_picture_and_hd_are_stored_from_google(
-    world: World, browser: Browser, new_browser, provider: OidcProvider  # type: ignore[no-untyped-def]
+    world: World,
+    browser: Browser,
+    new_browser,
+    provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
-    await signed_up_with_google(browser, sub="g-ada", email="ada@acme.example",
-                                name="Ada Lovelace", hd="acme.example",
-                                picture="https://lh3.googleusercontent.com/a/ada")
+    await signed_up_with_google(
+        browser,
+        sub="g-ada",
+        email="ada@acme.example",
+        name="Ada Lovelace",
+        hd="acme.example",
+        picture="https://lh3.googleusercontent.com/a/ada",
+    )
     await new_browser().sign_in_with_google()  # a second sign-in refreshes the same claims
 
     (identity,) = await identities_of(world, "ada")
     columns = {column.name for column in inspect(Identity).columns}
-    assert columns == {"id", "user_id", "provider", "subject", "email", "name", "picture", "hd",
-                       "created_at", "last_used_at"}
-    assert (identity.provider, identity.subject, identity.email, identity.name, identity.picture,
-            identity.hd) == ("google", "g-ada", "ada@acme.example", "Ada Lovelace",
-                             "https://lh3.googleusercontent.com/a/ada", "acme.example")
+    assert columns == {
+        "id",
+        "user_id",
+        "provider",
+        "subject",
+        "email",
+        "name",
+        "picture",
+        "hd",
+        "created_at",
+        "last_used_at",
+    }
+    assert (
+        identity.provider,
+        identity.subject,
+        identity.email,
+        identity.name,
+        identity.picture,
+        identity.hd,
+    ) == (
+        "google",
+        "g-ada",
+        "ada@acme.example",
+        "Ada Lovelace",
+        "https://lh3.googleusercontent.com/a/ada",
+        "acme.example",
+    )
     assert not [name for name in {c.name for c in inspect(User).columns} if "token" in name]
     assert len(provider.issued_tokens) == 4  # two sign-ins, an access and an ID token each
     await assert_stored_nowhere(world, provider.issued_tokens)

@@ -15,8 +15,9 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
 def _http(world: World, **headers: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=world.app), base_url=ORIGIN,
-                               headers=headers)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=world.app), base_url=ORIGIN, headers=headers
+    )
     return client
 
 
@@ -65,8 +66,9 @@ async def test_anonymous_queries_may_use_get(world: World) -> None:
 
 async def test_cookie_authenticated_requests_may_not_use_get(world: World) -> None:
     alice = await world.sign_up("alice")
-    response = await alice.client.http.get("/graphql", params={"query": VIEWER},
-                                           headers={"accept": "application/json"})
+    response = await alice.client.http.get(
+        "/graphql", params={"query": VIEWER}, headers={"accept": "application/json"}
+    )
     assert response.status_code == 405
     assert "POST" in response.text
 
@@ -74,7 +76,8 @@ async def test_cookie_authenticated_requests_may_not_use_get(world: World) -> No
 async def test_csrf_cookie_post_from_another_origin_is_refused(world: World) -> None:
     alice = await world.sign_up("alice")
     response = await alice.client.http.post(
-        "/graphql", json={"query": "mutation { signOut { ok } }"},
+        "/graphql",
+        json={"query": "mutation { signOut { ok } }"},
         headers={"origin": "https://evil.example"},
     )
     assert response.status_code == 403
@@ -90,8 +93,9 @@ async def test_csrf_cookie_post_without_origin_is_refused(world: World) -> None:
         response = await http.post("/graphql", json={"query": "mutation { signOut { ok } }"})
         assert response.status_code == 403
         # A Referer from our own origin is accepted in place of Origin.
-        referred = await http.post("/graphql", json={"query": VIEWER},
-                                   headers={"referer": f"{ORIGIN}/dashboard"})
+        referred = await http.post(
+            "/graphql", json={"query": VIEWER}, headers={"referer": f"{ORIGIN}/dashboard"}
+        )
         assert referred.json()["data"]["viewer"]["username"] == "alice"
 
 
@@ -116,13 +120,19 @@ async def test_one_mutation_field_per_request(world: World) -> None:
 
 async def test_query_depth_limit(world: World) -> None:
     settings = world.settings.model_copy(update={"max_query_depth": 4})
-    app = create_app(settings, engine=world.engine, clock=world.clock, run_worker=False,
-                     apply_migrations=False)
+    app = create_app(
+        settings, engine=world.engine, clock=world.clock, run_worker=False, apply_migrations=False
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as http:
-        allowed = await http.post("/graphql", json={"query": "{ viewer { teams { edges { cursor } } } }"})
-        deep = await http.post("/graphql", json={
-            "query": "{ viewer { teams { edges { node { members { edges { cursor } } } } } } }"
-        })
+        allowed = await http.post(
+            "/graphql", json={"query": "{ viewer { teams { edges { cursor } } } }"}
+        )
+        deep = await http.post(
+            "/graphql",
+            json={
+                "query": "{ viewer { teams { edges { node { members { edges { cursor } } } } } } }"
+            },
+        )
     assert "errors" not in allowed.json()
     body = deep.json()
     assert body["data"] is None
@@ -151,8 +161,9 @@ async def test_unexpected_errors_are_masked_with_a_request_id(
 
     monkeypatch.setattr(users, "user_by_username", broken)
     alice = await world.sign_up("alice")
-    response = await alice.client.post('{ user(username: "alice") { id } }',
-                                       headers={"x-request-id": "req-123"})
+    response = await alice.client.post(
+        '{ user(username: "alice") { id } }', headers={"x-request-id": "req-123"}
+    )
     body = response.json()
     (error,) = body["errors"]
     assert "hunter2" not in response.text and "Traceback" not in response.text
@@ -182,14 +193,20 @@ def test_production_refuses_the_default_secret_key() -> None:
 
 
 async def test_production_turns_off_graphiql_and_introspection(world: World) -> None:
-    settings = world.settings.model_copy(update={
-        "environment": Environment.PRODUCTION, "secret_key": "x" * 40,
-    })
-    app = create_app(settings, engine=world.engine, clock=world.clock, run_worker=False,
-                     apply_migrations=False)
+    settings = world.settings.model_copy(
+        update={
+            "environment": Environment.PRODUCTION,
+            "secret_key": "x" * 40,
+        }
+    )
+    app = create_app(
+        settings, engine=world.engine, clock=world.clock, run_worker=False, apply_migrations=False
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as http:
         page = await http.get("/graphql", headers={"accept": "text/html"})
-        introspection = await http.post("/graphql", json={"query": "{ __schema { types { name } } }"})
+        introspection = await http.post(
+            "/graphql", json={"query": "{ __schema { types { name } } }"}
+        )
     assert page.status_code == 404
     assert introspection.json()["data"] is None
     assert "introspection" in introspection.json()["errors"][0]["message"].lower()
@@ -208,12 +225,14 @@ async def test_bearer_tokens_with_a_bad_checksum_are_refused_with_401(world: Wor
     mistyped = good[:-1] + ("A" if good[-1] != "A" else "B")
     async with _http(world) as http:
         for token in (mistyped, "owp_short", "ghp_" + "a" * 36):
-            response = await http.post("/graphql", json={"query": VIEWER},
-                                       headers={"authorization": f"Bearer {token}"})
+            response = await http.post(
+                "/graphql", json={"query": VIEWER}, headers={"authorization": f"Bearer {token}"}
+            )
             assert response.status_code == 401
             assert 'error="invalid_token"' in response.headers["www-authenticate"]
-        wrong_scheme = await http.post("/graphql", json={"query": VIEWER},
-                                       headers={"authorization": "Basic dXNlcjpwYXNz"})
+        wrong_scheme = await http.post(
+            "/graphql", json={"query": VIEWER}, headers={"authorization": "Basic dXNlcjpwYXNz"}
+        )
     assert wrong_scheme.status_code == 401
     assert 'error="invalid_request"' in wrong_scheme.headers["www-authenticate"]
 
@@ -225,8 +244,9 @@ async def test_well_formed_but_unknown_bearer_tokens_are_refused(world: World) -
     assert token_format.parse(token) is token_format.TokenKind.INSTALLATION
     async with _http(world) as http:
         # Bearer requests are exempt from the cookie CSRF rule (no Origin), and may use GET.
-        response = await http.get("/graphql", params={"query": VIEWER},
-                                  headers={"authorization": f"Bearer {token}"})
+        response = await http.get(
+            "/graphql", params={"query": VIEWER}, headers={"authorization": f"Bearer {token}"}
+        )
     assert response.status_code == 401
     assert "unknown" in response.text
 
@@ -241,8 +261,9 @@ async def test_oversized_bodies_are_refused_before_parsing(world: World) -> None
 async def test_non_json_bodies_are_refused(world: World) -> None:
     async with _http(world) as http:
         form = await http.post("/graphql", data={"query": VIEWER})
-        broken = await http.post("/graphql", content=b"{not json",
-                                 headers={"content-type": "application/json"})
+        broken = await http.post(
+            "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+        )
     assert form.status_code == 400
     assert broken.status_code == 400
 
@@ -251,8 +272,9 @@ async def test_unpaired_surrogates_are_refused_before_any_work(world: World) -> 
     # Valid JSON, but text no database can store: "\ud800" alone.
     body = b'{"query": "{ viewer { username } }", "variables": {"x": "a\\ud800b"}}'
     async with _http(world) as http:
-        response = await http.post("/graphql", content=body,
-                                   headers={"content-type": "application/json"})
+        response = await http.post(
+            "/graphql", content=body, headers={"content-type": "application/json"}
+        )
     assert response.status_code == 400
 
 
@@ -261,12 +283,11 @@ CREATE = 'createTeam(input: {name: "%s"}) { team { slug } errors { code } }'
 
 async def test_fragments_cannot_smuggle_a_second_mutation(world: World) -> None:
     alice = await world.sign_up("alice")
+    one, two = CREATE % "One", CREATE % "Two"
     for document in (
-        "mutation { ... on Mutation { a: %s b: %s } }" % (CREATE % "One", CREATE % "Two"),
-        "mutation { ...Both } fragment Both on Mutation { a: %s b: %s }"
-        % (CREATE % "One", CREATE % "Two"),
-        "mutation { a: %s ...More } fragment More on Mutation { b: %s }"
-        % (CREATE % "One", CREATE % "Two"),
+        f"mutation {{ ... on Mutation {{ a: {one} b: {two} }} }}",
+        f"mutation {{ ...Both }} fragment Both on Mutation {{ a: {one} b: {two} }}",
+        f"mutation {{ a: {one} ...More }} fragment More on Mutation {{ b: {two} }}",
     ):
         body = await alice.raw(document)
         assert body.get("data") is None, document

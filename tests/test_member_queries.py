@@ -77,8 +77,9 @@ async def test_members_are_paged_by_cursor_in_the_order_they_joined(world: World
 
     pages = [await members_page(olga, team, first=3)]
     while pages[-1]["pageInfo"]["hasNextPage"]:
-        pages.append(await members_page(olga, team, first=3,
-                                        after=pages[-1]["pageInfo"]["endCursor"]))
+        pages.append(
+            await members_page(olga, team, first=3, after=pages[-1]["pageInfo"]["endCursor"])
+        )
 
     assert [len(page["edges"]) for page in pages] == [3, 3, 1]
     usernames = [edge["node"]["user"]["username"] for page in pages for edge in page["edges"]]
@@ -105,7 +106,10 @@ async def test_a_page_that_ends_exactly_at_the_last_member_has_no_next_page(
     assert page["pageInfo"]["hasNextPage"] is False
     assert after_last["edges"] == []
     assert after_last["pageInfo"] == {
-        "hasNextPage": False, "hasPreviousPage": True, "startCursor": None, "endCursor": None,
+        "hasNextPage": False,
+        "hasPreviousPage": True,
+        "startCursor": None,
+        "endCursor": None,
     }
 
 
@@ -144,10 +148,26 @@ async def test_a_page_size_out_of_range_is_invalid_input(world: World, first: in
 
 @pytest.mark.parametrize(
     "cursor",
-    ["", "bogus", "!!!", b64("cursor:0"), b64("cursor:-5"), b64("cursor:x"), b64("Member:3"),
-     "c" * 4000],
-    ids=["empty", "garbage", "not-base64", "zero", "negative", "non-numeric", "a-member-id",
-         "oversized"],
+    [
+        "",
+        "bogus",
+        "!!!",
+        b64("cursor:0"),
+        b64("cursor:-5"),
+        b64("cursor:x"),
+        b64("Member:3"),
+        "c" * 4000,
+    ],
+    ids=[
+        "empty",
+        "garbage",
+        "not-base64",
+        "zero",
+        "negative",
+        "non-numeric",
+        "a-member-id",
+        "oversized",
+    ],
 )
 async def test_a_bad_cursor_is_invalid_input(world: World, cursor: str) -> None:
     olga, team = await team_of(world, 2)
@@ -155,8 +175,9 @@ async def test_a_bad_cursor_is_invalid_input(world: World, cursor: str) -> None:
     body = await olga.raw(MEMBERS_PAGE, slug=team.slug, first=1, after=cursor)
 
     assert body["data"] == {"team": None}
-    assert [e["extensions"] for e in body["errors"]] == [{"code": "INVALID_INPUT",
-                                                         "field": "after"}]
+    assert [e["extensions"] for e in body["errors"]] == [
+        {"code": "INVALID_INPUT", "field": "after"}
+    ]
 
 
 async def test_a_cursor_from_another_team_reveals_nothing_of_it(world: World) -> None:
@@ -182,8 +203,10 @@ async def test_members_see_their_own_email_but_not_private_ones(world: World) ->
 
     data = await sam(DASHBOARD_50, slug=team.slug)
 
-    emails = {edge["node"]["user"]["username"]: edge["node"]["user"]["email"]
-              for edge in data["team"]["members"]["edges"]}
+    emails = {
+        edge["node"]["user"]["username"]: edge["node"]["user"]["email"]
+        for edge in data["team"]["members"]["edges"]
+    }
     assert emails == {"olga": None, "pia": "pia@example.org", "sam": "sam@example.org"}
 
 
@@ -233,6 +256,7 @@ async def test_nested_member_lists_cost_the_same_for_two_teams_as_for_six(world:
 
     assert len(few_data["viewer"]["teams"]["edges"]) == 2
     assert len(many_data["viewer"]["teams"]["edges"]) == 6
-    assert [edge["node"]["members"]["totalCount"]
-            for edge in many_data["viewer"]["teams"]["edges"]] == [2, 3, 4, 5, 2, 3]
+    assert [
+        edge["node"]["members"]["totalCount"] for edge in many_data["viewer"]["teams"]["edges"]
+    ] == [2, 3, 4, 5, 2, 3]
     assert six.count == two.count, (two.statements, six.statements)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import pytest
@@ -35,8 +36,9 @@ def test_valid_emails_normalize_to_lowercase_and_are_idempotent(address: str) ->
     assert normalize.email(value.upper()) == value
 
 
-@pytest.mark.parametrize("bad", ["", "a", "not-an-email", "a@", "@b.com", "a@b", "a b@c.com",
-                                 "x" * 250 + "@example.com"])
+@pytest.mark.parametrize(
+    "bad", ["", "a", "not-an-email", "a@", "@b.com", "a@b", "a b@c.com", "x" * 250 + "@example.com"]
+)
 def test_invalid_emails_are_refused(bad: str) -> None:
     with pytest.raises(InvalidInput):
         normalize.email(bad)
@@ -53,10 +55,8 @@ def test_slug_is_valid_or_refused(text: str) -> None:
 
 @given(st.text(min_size=1, max_size=120))
 def test_slug_from_any_name_is_a_valid_slug_or_refused_cleanly(name: str) -> None:
-    try:
+    with contextlib.suppress(InvalidInput):
         normalize.slug(normalize.slug_from_name(name))
-    except InvalidInput:
-        pass
 
 
 @given(st.text(max_size=200))
@@ -68,8 +68,10 @@ def test_text_collapses_whitespace_and_respects_the_limit(text: str) -> None:
     assert len(value) <= 100 and value == value.strip() and "  " not in value
 
 
-@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2026, 1, 5)),
-       st.dates(min_value=date(1900, 1, 1), max_value=date(2026, 1, 5)))
+@given(
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2026, 1, 5)),
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2026, 1, 5)),
+)
 def test_age_on_matches_a_birthday_count(born: date, today: date) -> None:
     if born > today:
         return

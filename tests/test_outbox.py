@@ -25,8 +25,12 @@ def _closed_port() -> int:
 
 def _worker(world: World, **overrides: object) -> WorkerContext:
     settings = world.settings.model_copy(update=overrides)
-    return WorkerContext(engine=world.engine, sessions=session_factory(world.engine),
-                         settings=settings, clock=world.clock)
+    return WorkerContext(
+        engine=world.engine,
+        sessions=session_factory(world.engine),
+        settings=settings,
+        clock=world.clock,
+    )
 
 
 async def _messages(world: World) -> list[OutboxMessage]:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-
-from sqlalchemy import text
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher, Type
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlmodel import col
 
 from auth import passwords
@@ -104,8 +102,9 @@ async def test_verification_fails_without_a_usable_hash(world: World, stored: st
 def test_hashes_made_with_other_parameters_need_rehashing(world: World) -> None:
     current = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
     costlier = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1).hash(PASSWORD)
-    argon2i = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1,
-                             type=Type.I).hash(PASSWORD)
+    argon2i = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.I).hash(
+        PASSWORD
+    )
 
     assert not passwords.needs_rehash(world.settings, current)
     assert passwords.needs_rehash(world.settings, costlier)
@@ -179,20 +178,29 @@ async def test_passwords_may_hold_any_unicode_text(world: World) -> None:
     await world.sign_up("alice", password=password)
 
     assert (await sign_in(world.client(), "alice", password))["errors"] == []
-    assert (await sign_in(world.client(), "alice", password.replace("\x00", "")))[
-        "errors"
-    ][0]["code"] == "INVALID_INPUT"
+    assert (await sign_in(world.client(), "alice", password.replace("\x00", "")))["errors"][0][
+        "code"
+    ] == "INVALID_INPUT"
 
 
 async def test_a_password_that_is_not_valid_text_is_refused_at_sign_up(world: World) -> None:
-    body = json.dumps({
-        "query": "mutation($i: SignUpInput!) { signUp(input: $i) { errors { code field } } }",
-        "variables": {"i": {"username": "alice", "email": "alice@example.org",
-                            "password": "lone surrogate @@", "birthDate": "1990-05-17"}},
-    }).replace("@@", "\\ud800")
+    body = json.dumps(
+        {
+            "query": "mutation($i: SignUpInput!) { signUp(input: $i) { errors { code field } } }",
+            "variables": {
+                "i": {
+                    "username": "alice",
+                    "email": "alice@example.org",
+                    "password": "lone surrogate @@",
+                    "birthDate": "1990-05-17",
+                }
+            },
+        }
+    ).replace("@@", "\\ud800")
 
     response = await world.client().http.post(
-        "/graphql", content=body.encode(), headers={"content-type": "application/json"})
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
 
     assert response.status_code == 400  # refused at the HTTP edge, before any work
     async with world.engine.connect() as connection:
@@ -201,25 +209,31 @@ async def test_a_password_that_is_not_valid_text_is_refused_at_sign_up(world: Wo
 
 async def test_a_password_that_is_not_valid_text_never_signs_in(world: World) -> None:
     await world.sign_up("alice")
-    body = json.dumps({
-        "query": "mutation($i: SignInInput!) { signIn(input: $i) { errors { code field } } }",
-        "variables": {"i": {"identifier": "alice", "password": "x@@"}},
-    }).replace("@@", "\\udfff")
+    body = json.dumps(
+        {
+            "query": "mutation($i: SignInInput!) { signIn(input: $i) { errors { code field } } }",
+            "variables": {"i": {"identifier": "alice", "password": "x@@"}},
+        }
+    ).replace("@@", "\\udfff")
 
     response = await world.client().http.post(
-        "/graphql", content=body.encode(), headers={"content-type": "application/json"})
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
 
     assert response.status_code == 400  # refused at the HTTP edge, before any work
 
 
 async def test_an_identifier_that_is_not_valid_text_never_signs_in(world: World) -> None:
-    body = json.dumps({
-        "query": "mutation($i: SignInInput!) { signIn(input: $i) { errors { code field } } }",
-        "variables": {"i": {"identifier": "alice@@", "password": PASSWORD}},
-    }).replace("@@", "\\ud800")
+    body = json.dumps(
+        {
+            "query": "mutation($i: SignInInput!) { signIn(input: $i) { errors { code field } } }",
+            "variables": {"i": {"identifier": "alice@@", "password": PASSWORD}},
+        }
+    ).replace("@@", "\\ud800")
 
     response = await world.client().http.post(
-        "/graphql", content=body.encode(), headers={"content-type": "application/json"})
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
 
     assert response.status_code == 400  # refused at the HTTP edge, before any work
 
@@ -230,8 +244,9 @@ async def test_an_identifier_that_is_not_valid_text_never_signs_in(world: World)
 async def test_changing_the_password_needs_the_current_one(world: World) -> None:
     alice = await world.sign_up("alice")
 
-    data = await alice(CHANGE_PASSWORD, input={"currentPassword": "guess work!",
-                                               "newPassword": NEW_PASSWORD})
+    data = await alice(
+        CHANGE_PASSWORD, input={"currentPassword": "guess work!", "newPassword": NEW_PASSWORD}
+    )
 
     assert data["changePassword"]["viewer"] is None
     assert [(e["code"], e["field"]) for e in data["changePassword"]["errors"]] == [
@@ -258,8 +273,9 @@ async def test_changing_the_password_signs_out_other_sessions_only(world: World)
     laptop = world.client(user_agent="Laptop/1.0")
     await sign_in(laptop, "alice", PASSWORD)
 
-    data = await alice(CHANGE_PASSWORD, input={"currentPassword": PASSWORD,
-                                               "newPassword": NEW_PASSWORD})
+    data = await alice(
+        CHANGE_PASSWORD, input={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    )
 
     assert data["changePassword"] == {"viewer": {"username": "alice"}, "errors": []}
     assert await alice(VIEWER) == {"viewer": {"username": "alice"}}
@@ -272,7 +288,8 @@ async def test_changing_the_password_signs_out_other_sessions_only(world: World)
 
 
 async def test_changing_the_password_needs_a_signed_in_user(world: World) -> None:
-    data = await world.client()(CHANGE_PASSWORD, input={"currentPassword": PASSWORD,
-                                                        "newPassword": NEW_PASSWORD})
+    data = await world.client()(
+        CHANGE_PASSWORD, input={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    )
 
     assert [e["code"] for e in data["changePassword"]["errors"]] == ["UNAUTHENTICATED"]

@@ -147,7 +147,9 @@ async def test_change_member_role_matrix(
     if allowed:
         assert error_code(payload) is None
         assert payload["member"] == {
-            "id": s.target_id, "role": gql(new_role), "user": {"username": "target"},
+            "id": s.target_id,
+            "role": gql(new_role),
+            "user": {"username": "target"},
         }
         assert roles["target"] == gql(new_role)
         changed = new_role is not target_role
@@ -195,9 +197,14 @@ async def test_invite_member_matrix(world: World, actor_role: Role, invited_role
     allowed = invited_role in GRANTS[actor_role]
     events_before = await audit_count(world)
 
-    data = await actor(INVITE_MEMBER, input={
-        "teamId": team.id, "email": "newcomer@example.org", "role": gql(invited_role),
-    })
+    data = await actor(
+        INVITE_MEMBER,
+        input={
+            "teamId": team.id,
+            "email": "newcomer@example.org",
+            "role": gql(invited_role),
+        },
+    )
 
     payload = data["inviteMember"]
     if allowed:

@@ -57,9 +57,14 @@ def parse(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
-async def sign_in(world: World, identifier: str, password: str = PASSWORD, *,
-                  browser: GraphQLClient | None = None,
-                  user_agent: str = "pytest-browser/1.0") -> GraphQLClient:
+async def sign_in(
+    world: World,
+    identifier: str,
+    password: str = PASSWORD,
+    *,
+    browser: GraphQLClient | None = None,
+    user_agent: str = "pytest-browser/1.0",
+) -> GraphQLClient:
     browser = browser or world.client(user_agent=user_agent)
     data = await browser(SIGN_IN, input={"identifier": identifier, "password": password})
     assert data["signIn"]["errors"] == [], data["signIn"]["errors"]
@@ -87,8 +92,9 @@ async def sessions_of(person: Person | GraphQLClient) -> list[dict[str, Any]]:
 # --- sign-in --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("identifier", ["alice", "ALICE", " Alice ", "alice@example.org",
-                                        "Alice@Example.ORG"])
+@pytest.mark.parametrize(
+    "identifier", ["alice", "ALICE", " Alice ", "alice@example.org", "Alice@Example.ORG"]
+)
 async def test_sign_in_by_username_or_email_ignoring_case(world: World, identifier: str) -> None:
     await world.sign_up("alice")
     world.clock.advance(hours=1)
@@ -98,7 +104,9 @@ async def test_sign_in_by_username_or_email_ignoring_case(world: World, identifi
 
     assert data["signIn"]["errors"] == []
     assert data["signIn"]["viewer"] == {
-        "username": "alice", "email": "alice@example.org", "lastLoginAt": iso(world.clock.now())
+        "username": "alice",
+        "email": "alice@example.org",
+        "lastLoginAt": iso(world.clock.now()),
     }
     assert await browser(VIEWER) == {"viewer": {"username": "alice"}}
 
@@ -134,14 +142,22 @@ async def test_a_failed_sign_in_never_reveals_whether_the_account_exists(
     await world.sign_up("alice")
     browser = world.client()
 
-    response = await browser.post(SIGN_IN, {"input": {"identifier": identifier,
-                                                      "password": password}})
+    response = await browser.post(
+        SIGN_IN, {"input": {"identifier": identifier, "password": password}}
+    )
 
     payload = response.json()["data"]["signIn"]
-    assert payload == {"viewer": None, "errors": [{
-        "__typename": "MutationError", "code": "INVALID_INPUT", "field": "identifier",
-        "message": "The username/email or password is wrong.",
-    }]}
+    assert payload == {
+        "viewer": None,
+        "errors": [
+            {
+                "__typename": "MutationError",
+                "code": "INVALID_INPUT",
+                "field": "identifier",
+                "message": "The username/email or password is wrong.",
+            }
+        ],
+    }
     assert "set-cookie" not in response.headers
     assert await browser(VIEWER) == {"viewer": None}
 
@@ -180,11 +196,16 @@ async def test_failed_sign_ins_stay_on_record(world: World) -> None:
     )
 
     async with world.engine.connect() as connection:
-        rows = (await connection.execute(
-            select(col(AuditEvent.target_type), col(AuditEvent.target_id),
-                   col(AuditEvent.ip_address), col(AuditEvent.user_agent))
-            .where(col(AuditEvent.action) == "user.sign_in_failed")
-        )).all()
+        rows = (
+            await connection.execute(
+                select(
+                    col(AuditEvent.target_type),
+                    col(AuditEvent.target_id),
+                    col(AuditEvent.ip_address),
+                    col(AuditEvent.user_agent),
+                ).where(col(AuditEvent.action) == "user.sign_in_failed")
+            )
+        ).all()
     user_pk = from_global_id(alice.id)[1]  # type: ignore[index]
     assert [tuple(row) for row in rows] == [("user", user_pk, "127.0.0.1", "Attacker/1.0")]
 
@@ -260,7 +281,8 @@ async def test_viewer_lists_sessions_with_device_and_connection_facts(world: Wor
     sessions = await sessions_of(phone)
 
     assert [(s["userAgent"], s["current"]) for s in sessions] == [
-        ("Phone/2.0", True), ("pytest-browser/1.0", False)
+        ("Phone/2.0", True),
+        ("pytest-browser/1.0", False),
     ]
     newest, oldest = sessions
     assert newest["ipAddress"] == oldest["ipAddress"] == "127.0.0.1"
@@ -291,7 +313,9 @@ async def test_a_session_is_a_node_only_for_its_owner(world: World) -> None:
     [session] = await sessions_of(alice)
 
     assert (await alice(SESSION_NODE, id=session["id"]))["node"] == {
-        "id": session["id"], "userAgent": "pytest-browser/1.0", "current": True
+        "id": session["id"],
+        "userAgent": "pytest-browser/1.0",
+        "current": True,
     }
     assert await bob(SESSION_NODE, id=session["id"]) == {"node": None}
     assert await world.client()(SESSION_NODE, id=session["id"]) == {"node": None}
@@ -399,8 +423,9 @@ async def test_a_sign_in_from_a_known_device_sends_no_notice(world: World) -> No
     assert world.mailbox.to(alice.email, "new_device_sign_in") == []
 
 
-@pytest.mark.parametrize("user_agent", ["Mozilla/5.0 " + "(extension) " * 100, ""],
-                         ids=["long", "empty"])
+@pytest.mark.parametrize(
+    "user_agent", ["Mozilla/5.0 " + "(extension) " * 100, ""], ids=["long", "empty"]
+)
 async def test_a_device_gets_one_notice_whatever_its_user_agent(
     world: World, user_agent: str
 ) -> None:

@@ -46,8 +46,12 @@ def rate_limit(payload: dict[str, Any]) -> int:
     return int(error["retryAfterSeconds"])
 
 
-async def fail(world: World, identifier: str, times: int, browser: GraphQLClient | None = None,
-               ) -> None:
+async def fail(
+    world: World,
+    identifier: str,
+    times: int,
+    browser: GraphQLClient | None = None,
+) -> None:
     browser = browser or world.client()
     for _ in range(times):
         assert codes(await attempt(browser, identifier, WRONG)) == ["INVALID_INPUT"]
@@ -67,10 +71,13 @@ async def browser_at(world: World, address: str) -> GraphQLClient:
 
 async def throttle_row(world: World, key: str) -> tuple[int, datetime | None] | None:
     async with world.engine.connect() as connection:
-        row = (await connection.execute(
-            select(col(Throttle.failures), col(Throttle.blocked_until))
-            .where(col(Throttle.key) == key)
-        )).first()
+        row = (
+            await connection.execute(
+                select(col(Throttle.failures), col(Throttle.blocked_until)).where(
+                    col(Throttle.key) == key
+                )
+            )
+        ).first()
     return (row[0], row[1]) if row else None
 
 
@@ -166,13 +173,19 @@ async def test_a_refused_attempt_counts_nothing_and_opens_no_session(world: Worl
 async def test_replicas_share_the_limit(world: World) -> None:
     await world.sign_up("alice")
     await fail(world, "alice", world.settings.signin_free_failures)
-    replica = create_app(world.settings, engine=world.engine, clock=world.clock,
-                         run_worker=False, apply_migrations=False)
+    replica = create_app(
+        world.settings,
+        engine=world.engine,
+        clock=world.clock,
+        run_worker=False,
+        apply_migrations=False,
+    )
     browser = world.client()
     await browser.http.aclose()
     browser.http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=replica, client=("127.0.0.1", 50001)),
-        base_url=ORIGIN, headers={"origin": ORIGIN},
+        base_url=ORIGIN,
+        headers={"origin": ORIGIN},
     )
 
     rate_limit(await attempt(browser, "alice", PASSWORD))
@@ -184,9 +197,7 @@ async def test_unknown_accounts_are_limited_alike(world: World) -> None:
     assert rate_limit(await attempt(world.client(), "nobody", PASSWORD)) == 1
 
 
-async def test_p1_the_limit_does_not_tell_which_email_belongs_to_a_username(
-    world: World
-) -> None:
+async def test_p1_the_limit_does_not_tell_which_email_belongs_to_a_username(world: World) -> None:
     await world.sign_up("alice")
     await world.sign_up("bob")
     await fail(world, "alice", world.settings.signin_free_failures)
@@ -211,7 +222,8 @@ async def test_an_address_is_limited_after_many_failures_on_many_accounts(world:
     rate_limit(await attempt(attacker, "alice", PASSWORD))
     elsewhere = await browser_at(world, "10.0.0.7")
     assert await attempt(elsewhere, "alice", PASSWORD) == {
-        "viewer": {"username": "alice"}, "errors": []
+        "viewer": {"username": "alice"},
+        "errors": [],
     }
 
 

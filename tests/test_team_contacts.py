@@ -41,8 +41,10 @@ class Acme:
 
 
 async def acme(world: World) -> Acme:
-    people = {name: await world.sign_up(name, verified=False)
-              for name in ("olga", "otto", "adam", "bea", "mia")}
+    people = {
+        name: await world.sign_up(name, verified=False)
+        for name in ("olga", "otto", "adam", "bea", "mia")
+    }
     for name, person in people.items():
         await person(SET_DISPLAY_NAME, input={"displayName": f"{name.title()} Example"})
     team = await world.make_team(people["olga"], name="Acme")
@@ -55,7 +57,8 @@ async def acme(world: World) -> Acme:
 async def post_escaped(person: Person, query: str, **variables: object) -> dict:
     """Send JSON with \\u escapes, as any client may: lone surrogates reach the server."""
     response = await person.client.http.post(
-        "/graphql", content=json.dumps({"query": query, "variables": variables}),
+        "/graphql",
+        content=json.dumps({"query": query, "variables": variables}),
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 200, response.text
@@ -81,9 +84,20 @@ async def designate(acme: Acme) -> None:
         assert data["changeMemberRole"] == {"member": {"role": role}, "errors": []}
 
 
-def contact_input(acme: Acme, subject: str = "Invoice address",
-                  message: str = "Please send the invoices to our new office.") -> dict:
-    return {"input": {"teamId": acme.team.id, "subject": subject, "message": message}}
+def contact_input(
+    acme: Acme,
+    subject: str = "Invoice address",
+    message: str = "Please send the invoices to our new office.",
+    share: bool = True,
+) -> dict:
+    return {
+        "input": {
+            "teamId": acme.team.id,
+            "subject": subject,
+            "message": message,
+            "shareMyEmail": share,
+        }
+    }
 
 
 async def test_p15_owners_designate_admins_and_billing_admins(world: World) -> None:
@@ -94,9 +108,12 @@ async def test_p15_owners_designate_admins_and_billing_admins(world: World) -> N
 
     contacts = (await team.olga(CONTACTS, slug=team.team.slug))["team"]["contacts"]
     assert [(c["user"]["username"], c["role"]) for c in contacts] == [
-        ("olga", "OWNER"), ("otto", "OWNER"), ("adam", "ADMIN"), ("bea", "BILLING"),
+        ("olga", "OWNER"),
+        ("otto", "OWNER"),
+        ("adam", "ADMIN"),
+        ("bea", "BILLING"),
     ]
-    assert (await audit_actions(world))[len(before):] == ["member.role_changed"] * 2
+    assert (await audit_actions(world))[len(before) :] == ["member.role_changed"] * 2
 
 
 async def test_p15_every_member_lists_the_owners_admins_and_billing_contacts(
@@ -125,7 +142,10 @@ async def test_p15_contacts_keep_private_emails_private(world: World) -> None:
     )
 
     assert {c["user"]["username"]: c["user"]["email"] for c in data["team"]["contacts"]} == {
-        "olga": None, "otto": None, "adam": None, "bea": None,
+        "olga": None,
+        "otto": None,
+        "adam": None,
+        "bea": None,
     }
 
 
@@ -148,7 +168,7 @@ async def test_p15_a_member_writes_to_every_owner_and_admin(world: World) -> Non
         assert "Please send the invoices to our new office." in body
         assert "mia" in body
     assert world.mailbox.to("bea@example.org", "team_contact") == []
-    assert (await audit_actions(world))[len(before):] == ["team.contacted"]
+    assert (await audit_actions(world))[len(before) :] == ["team.contacted"]
 
 
 @pytest.mark.parametrize("sender", ["bea", "adam", "olga"])
@@ -203,8 +223,16 @@ async def test_p15_strangers_do_not_see_the_contacts(world: World) -> None:
         ("Hello", "nul \x00 byte", "message"),
         ("Hello", "escape \x1b[31m red", "message"),
     ],
-    ids=["empty-subject", "blank-subject", "long-subject", "empty-message", "blank-message",
-         "long-message", "nul-in-message", "control-in-message"],
+    ids=[
+        "empty-subject",
+        "blank-subject",
+        "long-subject",
+        "empty-message",
+        "blank-message",
+        "long-message",
+        "nul-in-message",
+        "control-in-message",
+    ],
 )
 async def test_p15_a_bad_message_is_invalid_input_and_sends_nothing(
     world: World, subject: str, message: str, field: str
@@ -227,9 +255,14 @@ async def test_p15_a_message_keeps_its_lines_and_a_subject_cannot_add_headers(
     team = await acme(world)
     world.mailbox.clear()
 
-    await team.mia(CONTACT_ADMINS, **contact_input(
-        team, subject="Hi\r\nBcc: eve@example.org", message="First line.\n\nSecond line.",
-    ))
+    await team.mia(
+        CONTACT_ADMINS,
+        **contact_input(
+            team,
+            subject="Hi\r\nBcc: eve@example.org",
+            message="First line.\n\nSecond line.",
+        ),
+    )
     await world.deliver_mail()
 
     message = world.mailbox.last_to("olga@example.org", "team_contact")
@@ -237,3 +270,19 @@ async def test_p15_a_message_keeps_its_lines_and_a_subject_cannot_add_headers(
     assert message["Subject"] == "[Acme] Hi Bcc: eve@example.org"
     assert "First line.\n\nSecond line." in message.get_content().replace("\r\n", "\n")
     assert world.mailbox.to("eve@example.org") == []
+
+
+async def test_p15_p1_a_private_sender_address_is_not_shared_unless_asked(world: World) -> None:
+    team = await acme(world)
+    await designate(team)
+    world.mailbox.clear()
+
+    data = await team.mia(CONTACT_ADMINS, **contact_input(team, share=False))
+    await world.deliver_mail()
+
+    assert data["contactTeamAdmins"]["errors"] == []
+    sent = [m for m in world.mailbox.messages if m["X-Orgward-Kind"] == "team_contact"]
+    assert sent and all(m["Reply-To"] is None for m in sent)
+    for message in sent:
+        assert "mia@example.org" not in message.as_string()
+        assert "keeps their email address private" in message.get_content()

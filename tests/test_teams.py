@@ -69,7 +69,8 @@ def b64(text: str) -> str:
 async def post_escaped(person: Person, query: str, **variables: object) -> dict:
     """Send JSON with \\u escapes, as any client may: lone surrogates reach the server."""
     response = await person.client.http.post(
-        "/graphql", content=json.dumps({"query": query, "variables": variables}),
+        "/graphql",
+        content=json.dumps({"query": query, "variables": variables}),
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 200, response.text
@@ -115,12 +116,10 @@ async def test_team_creation_is_audited(world: World) -> None:
 
     team = await world.make_team(alice, name="Acme")
 
-    assert (await audit_actions(world))[len(before):] == ["team.created"]
+    assert (await audit_actions(world))[len(before) :] == ["team.created"]
     async with world.engine.connect() as connection:
         event = (
-            await connection.execute(
-                select(AuditEvent).where(AuditEvent.action == "team.created")
-            )
+            await connection.execute(select(AuditEvent).where(AuditEvent.action == "team.created"))
         ).one()
     assert (event.team_id, event.target_type, event.target_id) == (team.pk, "team", team.pk)
 
@@ -188,9 +187,9 @@ async def test_a_bad_slug_is_invalid_input(world: World, slug: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "   ", "x" * 101, "bad\x00name", "y" * 100_000], ids=["empty", "blank",
-                                                                       "101-chars", "control",
-                                                                       "huge"]
+    "name",
+    ["", "   ", "x" * 101, "bad\x00name", "y" * 100_000],
+    ids=["empty", "blank", "101-chars", "control", "huge"],
 )
 async def test_an_empty_or_oversized_name_is_invalid_input(world: World, name: str) -> None:
     alice = await world.sign_up("alice", verified=False)
@@ -272,7 +271,9 @@ async def test_a_member_finds_the_team_by_slug_id_and_node(world: World) -> None
     assert (await bob(TEAM_BY_SLUG, slug=" ACME "))["team"] == expected
     assert (await bob(TEAM_BY_ID, id=team.id))["team"] == expected
     assert (await bob(NODE, id=team.id))["node"] == {
-        "__typename": "Team", "id": team.id, "slug": "acme",
+        "__typename": "Team",
+        "id": team.id,
+        "slug": "acme",
     }
 
 
@@ -285,7 +286,9 @@ async def test_a_member_finds_members_by_node_id(world: World) -> None:
     data = await alice(NODE, id=bob_member_id)
 
     assert data["node"] == {
-        "__typename": "Member", "id": bob_member_id, "role": "BILLING",
+        "__typename": "Member",
+        "id": bob_member_id,
+        "role": "BILLING",
         "user": {"username": "bob"},
     }
 
@@ -374,15 +377,17 @@ async def test_viewer_teams_pages_through_the_teams_in_the_order_joined(world: W
     await world.make_team(bob, name="Not Alice's")
 
     first = (await alice(VIEWER_TEAMS, first=2))["viewer"]["teams"]
-    rest = (await alice(VIEWER_TEAMS, first=2, after=first["pageInfo"]["endCursor"]))[
-        "viewer"]["teams"]
+    rest = (await alice(VIEWER_TEAMS, first=2, after=first["pageInfo"]["endCursor"]))["viewer"][
+        "teams"
+    ]
 
     assert [edge["node"] for edge in first["edges"]] == [
         {"slug": "alpha", "name": "Alpha", "viewerRole": "OWNER"},
         {"slug": "beta", "name": "Beta", "viewerRole": "BILLING"},
     ]
     assert first["pageInfo"] == {
-        "hasNextPage": True, "hasPreviousPage": False,
+        "hasNextPage": True,
+        "hasPreviousPage": False,
         "endCursor": first["edges"][-1]["cursor"],
     }
     assert [edge["node"]["slug"] for edge in rest["edges"]] == ["gamma"]
@@ -442,14 +447,15 @@ async def test_a_name_that_is_not_valid_unicode_is_refused(world: World) -> None
         (UPDATE_TEAM, {"input": {"teamId": team.id, "name": "\udfff"}}),
     ):
         response = await alice.client.http.post(
-            "/graphql", content=json.dumps({"query": query, "variables": variables}),
+            "/graphql",
+            content=json.dumps({"query": query, "variables": variables}),
             headers={"content-type": "application/json"},
         )
         # Refused at the HTTP edge before any work: nothing created, nothing renamed.
         assert response.status_code == 400
 
     assert await table_count(world, Team) == 1
-    assert (await alice("{ team(slug: \"acme\") { name } }"))["team"]["name"] == "Acme"
+    assert (await alice('{ team(slug: "acme") { name } }'))["team"]["name"] == "Acme"
 
 
 # --- audit events ride in the change's own transaction ---------------------------------------
@@ -512,8 +518,15 @@ async def scene(world: World) -> Scene:
     )
     await world.deliver_mail()
     nina = await world.sign_up("nina", email="nina@example.org", verified=False)
-    return Scene(olga, mia, nina, team, mia_id, invited["inviteMember"]["invitation"]["id"],
-                 world.mailbox.token_in("nina@example.org", "invitation"))
+    return Scene(
+        olga,
+        mia,
+        nina,
+        team,
+        mia_id,
+        invited["inviteMember"]["invitation"]["id"],
+        world.mailbox.token_in("nina@example.org", "invitation"),
+    )
 
 
 def mutation_document(field: str, input_type: str) -> str:
@@ -522,27 +535,69 @@ def mutation_document(field: str, input_type: str) -> str:
 
 # field: (input type, who acts, their input, the audit action, the statement making the change)
 MUTATIONS: dict[str, tuple[str, str, Callable[[Scene], dict[str, Any]], str, str]] = {
-    "createTeam": ("CreateTeamInput", "olga", lambda s: {"name": "Second"},
-                   "team.created", "INSERT INTO team "),
-    "updateTeam": ("UpdateTeamInput", "olga", lambda s: {"teamId": s.team.id, "name": "Rockets"},
-                   "team.updated", "UPDATE team SET name"),
-    "changeMemberRole": ("ChangeMemberRoleInput", "olga",
-                         lambda s: {"memberId": s.mia_id, "role": "BILLING"},
-                         "member.role_changed", "UPDATE member SET role"),
-    "removeMember": ("MemberIdInput", "olga", lambda s: {"memberId": s.mia_id},
-                     "member.removed", "DELETE FROM member "),
-    "leaveTeam": ("TeamIdInput", "mia", lambda s: {"teamId": s.team.id},
-                  "member.left", "DELETE FROM member "),
-    "inviteMember": ("InviteMemberInput", "olga",
-                     lambda s: {"teamId": s.team.id, "email": "otto@example.org"},
-                     "invitation.sent", "INSERT INTO invitation "),
-    "revokeInvitation": ("InvitationIdInput", "olga", lambda s: {"invitationId": s.invitation_id},
-                         "invitation.revoked", "UPDATE invitation SET revoked_at"),
-    "acceptInvitation": ("AcceptInvitationInput", "nina", lambda s: {"token": s.token},
-                         "member.joined", "INSERT INTO member "),
-    "contactTeamAdmins": ("ContactTeamAdminsInput", "mia",
-                          lambda s: {"teamId": s.team.id, "subject": "Hi", "message": "A question"},
-                          "team.contacted", "INSERT INTO outbox_message "),
+    "createTeam": (
+        "CreateTeamInput",
+        "olga",
+        lambda s: {"name": "Second"},
+        "team.created",
+        "INSERT INTO team ",
+    ),
+    "updateTeam": (
+        "UpdateTeamInput",
+        "olga",
+        lambda s: {"teamId": s.team.id, "name": "Rockets"},
+        "team.updated",
+        "UPDATE team SET name",
+    ),
+    "changeMemberRole": (
+        "ChangeMemberRoleInput",
+        "olga",
+        lambda s: {"memberId": s.mia_id, "role": "BILLING"},
+        "member.role_changed",
+        "UPDATE member SET role",
+    ),
+    "removeMember": (
+        "MemberIdInput",
+        "olga",
+        lambda s: {"memberId": s.mia_id},
+        "member.removed",
+        "DELETE FROM member ",
+    ),
+    "leaveTeam": (
+        "TeamIdInput",
+        "mia",
+        lambda s: {"teamId": s.team.id},
+        "member.left",
+        "DELETE FROM member ",
+    ),
+    "inviteMember": (
+        "InviteMemberInput",
+        "olga",
+        lambda s: {"teamId": s.team.id, "email": "otto@example.org"},
+        "invitation.sent",
+        "INSERT INTO invitation ",
+    ),
+    "revokeInvitation": (
+        "InvitationIdInput",
+        "olga",
+        lambda s: {"invitationId": s.invitation_id},
+        "invitation.revoked",
+        "UPDATE invitation SET revoked_at",
+    ),
+    "acceptInvitation": (
+        "AcceptInvitationInput",
+        "nina",
+        lambda s: {"token": s.token},
+        "member.joined",
+        "INSERT INTO member ",
+    ),
+    "contactTeamAdmins": (
+        "ContactTeamAdminsInput",
+        "mia",
+        lambda s: {"teamId": s.team.id, "subject": "Hi", "message": "A question"},
+        "team.contacted",
+        "INSERT INTO outbox_message ",
+    ),
 }
 
 
@@ -560,7 +615,7 @@ async def test_each_team_mutation_commits_its_audit_event_with_its_change(
 
     assert next(iter(data.values()))["errors"] == []
     # (Accepting an invitation also records that it proved the email address.)
-    new = [a for a in (await audit_actions(world))[len(before):] if a != "user.email_verified"]
+    new = [a for a in (await audit_actions(world))[len(before) :] if a != "user.email_verified"]
     assert new == [action]
     (audited,) = transactions.committed_with("INSERT INTO audit_event ")
     assert any(statement.startswith(change) for statement in audited), audited

@@ -19,14 +19,18 @@ def test_any_random_part_round_trips(kind: TokenKind, random_part: str) -> None:
     assert token_format.parse(token) is kind
 
 
-@given(st.text(alphabet=ALPHABET, min_size=30, max_size=30), st.integers(0, 35),
-       st.sampled_from(ALPHABET))
-def test_a_single_typo_is_caught_by_the_checksum(random_part: str, position: int,
-                                                 replacement: str) -> None:
+@given(
+    st.text(alphabet=ALPHABET, min_size=30, max_size=30),
+    st.integers(0, 35),
+    st.sampled_from(ALPHABET),
+)
+def test_a_single_typo_is_caught_by_the_checksum(
+    random_part: str, position: int, replacement: str
+) -> None:
     body = random_part + token_format.checksum(random_part)
     if body[position] == replacement:
         return
-    typo = body[:position] + replacement + body[position + 1:]
+    typo = body[:position] + replacement + body[position + 1 :]
     assert token_format.parse(f"owp_{typo}") is None
 
 

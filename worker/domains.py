@@ -58,14 +58,18 @@ async def end_expired_domains(ctx: WorkerContext) -> int:
     now = ctx.clock.now()
     async with ctx.sessions() as db, db.begin():
         service = _service(ctx, db)
-        expired = await _due(db, (col(Domain.status) == DomainStatus.PENDING)
-                             & (col(Domain.created_at) <= now - TOKEN_LIFETIME))
+        expired = await _due(
+            db,
+            (col(Domain.status) == DomainStatus.PENDING)
+            & (col(Domain.created_at) <= now - TOKEN_LIFETIME),
+        )
         for domain in expired:
             audit.domain_expired(service, domain=domain)
         if expired:
             await db.execute(delete(Domain).where(col(Domain.id).in_([d.id for d in expired])))
-        lapsing = await _due(db, (col(Domain.status) == DomainStatus.VERIFIED)
-                             & (col(Domain.verified_until) <= now))
+        lapsing = await _due(
+            db, (col(Domain.status) == DomainStatus.VERIFIED) & (col(Domain.verified_until) <= now)
+        )
         for domain in lapsing:
             domain.status = DomainStatus.LAPSED
             domain.next_check_at = None
@@ -99,23 +103,37 @@ def _claim(now: datetime):  # type: ignore[no-untyped-def]
 
 
 async def _due(db: AsyncSession, condition: object) -> list[Domain]:
-    return list((await db.execute(
-        select(Domain).where(condition).order_by(col(Domain.id))  # type: ignore[arg-type]
-        .limit(BATCH_SIZE).with_for_update(skip_locked=True)
-    )).scalars())
+    return list(
+        (
+            await db.execute(
+                select(Domain)
+                .where(condition)
+                .order_by(col(Domain.id))  # type: ignore[arg-type]
+                .limit(BATCH_SIZE)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+    )
 
 
 async def _record(ctx: ServiceContext, proofs: dict[int, Proof]) -> None:
     now = ctx.now()
-    domains = list((await ctx.db.execute(
-        select(Domain)
-        .where(col(Domain.id).in_(proofs),
-               col(Domain.status).in_([DomainStatus.PENDING, DomainStatus.VERIFIED]))
-        .order_by(col(Domain.id))
-        .with_for_update()
-    )).scalars())  # removed or lapsed meanwhile: nothing to record
+    domains = list(
+        (
+            await ctx.db.execute(
+                select(Domain)
+                .where(
+                    col(Domain.id).in_(proofs),
+                    col(Domain.status).in_([DomainStatus.PENDING, DomainStatus.VERIFIED]),
+                )
+                .order_by(col(Domain.id))
+                .with_for_update()
+            )
+        ).scalars()
+    )  # removed or lapsed meanwhile: nothing to record
     held = await names_held_elsewhere(
-        ctx, [d for d in domains if d.status is DomainStatus.PENDING and proofs[d.id].ok]  # type: ignore[index]
+        ctx,
+        [d for d in domains if d.status is DomainStatus.PENDING and proofs[d.id].ok],  # type: ignore[index]
     )
     newly_failing: list[Domain] = []
     for domain in domains:

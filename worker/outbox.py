@@ -42,8 +42,9 @@ def compose(message: OutboxMessage, sender: str) -> EmailMessage:
         mail["Reply-To"] = message.reply_to
     mail["Date"] = email.utils.format_datetime(message.created_at)
     # An explicit domain: make_msgid would otherwise look up this host's name (blocking DNS).
-    mail["Message-ID"] = email.utils.make_msgid(idstring=f"outbox-{message.id}",
-                                                domain="orgward.invalid")
+    mail["Message-ID"] = email.utils.make_msgid(
+        idstring=f"outbox-{message.id}", domain="orgward.invalid"
+    )
     mail["X-Orgward-Kind"] = message.kind
     mail.set_content(message.body)
     return mail
@@ -91,8 +92,11 @@ async def _claim(ctx: WorkerContext, now: datetime) -> list[OutboxMessage]:
         # The due_at condition makes the claim atomic where FOR UPDATE is a no-op (SQLite).
         claimed = await db.execute(
             update(OutboxMessage)
-            .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.due_at) <= now,
-                   col(OutboxMessage.sent_at).is_(None))
+            .where(
+                col(OutboxMessage.id).in_(ids),
+                col(OutboxMessage.due_at) <= now,
+                col(OutboxMessage.sent_at).is_(None),
+            )
             .values(due_at=now + LEASE, attempts=OutboxMessage.attempts + 1)
             .returning(OutboxMessage)
         )

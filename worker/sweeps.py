@@ -17,9 +17,7 @@ KEEP_EXPIRED = timedelta(days=30)
 async def purge_expired_credentials(ctx: WorkerContext) -> int:
     cutoff = ctx.clock.now() - KEEP_EXPIRED
     async with ctx.sessions() as db, db.begin():
-        sessions = await db.execute(
-            delete(UserSession).where(col(UserSession.expires_at) < cutoff)
-        )
+        sessions = await db.execute(delete(UserSession).where(col(UserSession.expires_at) < cutoff))
         links = await db.execute(
             delete(EmailVerification).where(col(EmailVerification.expires_at) < cutoff)
         )

@@ -15,9 +15,9 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from api.identity import identify
 from api.state import AppState
 from auth import bearer
-from core.errors import DomainError
+from core.errors import DomainError, InvalidInput
 from services import audit_log, teams
-from services.audit_log import AuditFilter
+from services.audit_log import AuditFilter, audit_filter
 from services.context import ServiceContext
 
 
@@ -37,8 +37,9 @@ async def export_audit_events(request: Request) -> Response:
         await db.commit()
     except bearer.BearerError as error:
         await db.close()
-        return PlainTextResponse(error.description, status_code=401,
-                                 headers={"www-authenticate": error.challenge})
+        return PlainTextResponse(
+            error.description, status_code=401, headers={"www-authenticate": error.challenge}
+        )
     except DomainError as error:
         await db.close()
         status = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}.get(error.code.value, 400)
@@ -57,10 +58,14 @@ async def export_audit_events(request: Request) -> Response:
             await db.close()
 
     filename = f"{team.slug}-audit-events.jsonl"
-    return StreamingResponse(lines(), media_type="application/x-ndjson", headers={
-        "content-disposition": f'attachment; filename="{filename}"',
-        "x-request-id": who.request_id,
-    })
+    return StreamingResponse(
+        lines(),
+        media_type="application/x-ndjson",
+        headers={
+            "content-disposition": f'attachment; filename="{filename}"',
+            "x-request-id": who.request_id,
+        },
+    )
 
 
 def _filter(request: Request) -> AuditFilter:
@@ -69,12 +74,5 @@ def _filter(request: Request) -> AuditFilter:
         since = datetime.fromisoformat(params["since"]) if "since" in params else None
         until = datetime.fromisoformat(params["until"]) if "until" in params else None
     except ValueError:
-        raise InvalidQuery("since and until must be ISO 8601 date-times.") from None
-    for moment in (since, until):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidQuery("since and until need a time zone, e.g. 2026-01-05T00:00:00Z.")
-    return AuditFilter(actions=tuple(params.getlist("action")), since=since, until=until)
-
-
-class InvalidQuery(DomainError):
-    pass
+        raise InvalidInput("since and until must be ISO 8601 date-times.") from None
+    return audit_filter(actions=params.getlist("action"), since=since, until=until)

@@ -8,11 +8,16 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.relay import Connection, Node, parse_id, to_global_id
 from api.users.types import User
-from services.audit_log import AuditEventView, AuditFilter
+from services.audit_log import AuditEventView, AuditFilter, audit_filter
 
 # Audit targets that are also GraphQL nodes get a global id clients can pass to node(id:).
-NODE_TYPES = {"user": "User", "team": "Team", "member": "Member", "invitation": "Invitation",
-              "domain": "Domain"}
+NODE_TYPES = {
+    "user": "User",
+    "team": "Team",
+    "member": "Member",
+    "invitation": "Invitation",
+    "domain": "Domain",
+}
 
 
 @strawberry.type(description="One entry of a team's append-only, hash-chained audit trail.")
@@ -69,8 +74,8 @@ class AuditEventFilter:
     until: datetime | None = None
 
     def to_filter(self) -> AuditFilter:
-        return AuditFilter(
-            actions=tuple(self.actions or ()),
+        return audit_filter(
+            actions=self.actions or (),
             actor_user_id=parse_id(self.actor_id, "User", "actorId") if self.actor_id else None,
             since=self.since,
             until=self.until,

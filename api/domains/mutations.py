@@ -54,7 +54,8 @@ class DomainMutations:
     @typed_errors(DomainPayload)
     async def add_domain(self, info: Info, input: AddDomainInput) -> DomainPayload:
         view = await domains.add_domain(
-            info.context.service, team_id=parse_id(input.team_id, "Team", "teamId"),
+            info.context.service,
+            team_id=parse_id(input.team_id, "Team", "teamId"),
             name=input.name,
         )
         return DomainPayload(domain=Domain.from_view(view))
@@ -82,16 +83,15 @@ class DomainMutations:
         self, info: Info, input: SetDomainEnrollmentInput
     ) -> DomainPayload:
         view = await domains.set_enrollment(
-            info.context.service, domain_id=_domain_id(input.domain_id),
+            info.context.service,
+            domain_id=_domain_id(input.domain_id),
             enrollment=input.enrollment,
         )
         return DomainPayload(domain=Domain.from_view(view))
 
     @strawberry.mutation(description="Join, as a member, a team from viewer.suggestedTeams.")
     @typed_errors(MemberPayload)
-    async def join_suggested_team(
-        self, info: Info, input: JoinSuggestedTeamInput
-    ) -> MemberPayload:
+    async def join_suggested_team(self, info: Info, input: JoinSuggestedTeamInput) -> MemberPayload:
         view = await enrollment.join_suggested_team(
             info.context.service, team_id=parse_id(input.team_id, "Team", "teamId")
         )

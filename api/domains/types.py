@@ -9,10 +9,16 @@ from models import DomainStatus, Enrollment
 from services.domains import DomainView
 from services.enrollment import SuggestedTeamView
 
-strawberry.enum(DomainStatus, name="DomainStatus",
-                description="pending until the DNS record is found; lapsed once it is gone.")
-strawberry.enum(Enrollment, name="DomainEnrollment",
-                description="What happens to users whose verified email is in the domain.")
+strawberry.enum(
+    DomainStatus,
+    name="DomainStatus",
+    description="pending until the DNS record is found; lapsed once it is gone.",
+)
+strawberry.enum(
+    Enrollment,
+    name="DomainEnrollment",
+    description="What happens to users whose verified email is in the domain.",
+)
 
 
 @strawberry.type(description="The DNS TXT record that proves the team controls the domain.")
@@ -54,8 +60,11 @@ class Domain(Node):
     def from_view(cls, view: DomainView) -> Domain:
         last_check = None
         if view.last_checked_at is not None:
-            last_check = DomainCheck(at=view.last_checked_at, ok=bool(view.last_check_ok),
-                                     message=view.last_check_message or "")
+            last_check = DomainCheck(
+                at=view.last_checked_at,
+                ok=bool(view.last_check_ok),
+                message=view.last_check_message or "",
+            )
         return cls(
             id=to_global_id("Domain", view.id),
             name=view.name,
@@ -81,5 +90,9 @@ class SuggestedTeam:
 
     @classmethod
     def from_view(cls, view: SuggestedTeamView) -> SuggestedTeam:
-        return cls(team_id=to_global_id("Team", view.team_id), slug=view.slug, name=view.name,
-                   domain=view.domain)
+        return cls(
+            team_id=to_global_id("Team", view.team_id),
+            slug=view.slug,
+            name=view.name,
+            domain=view.domain,
+        )

@@ -7,7 +7,7 @@ import strawberry
 from api.context import Info
 from api.errors import Payload, typed_errors
 from api.relay import parse_id
-from api.users.mutations import ViewerPayload, _signed_in
+from api.users.mutations import ViewerPayload, signed_in_payload
 from auth.google import SIGNUP_COOKIE, signup_cookie_path
 from services import identities, signups
 
@@ -34,32 +34,41 @@ class UnlinkIdentityPayload(Payload):
 def _forget_ticket(info: Info) -> None:
     settings = info.context.settings
     info.context.response.delete_cookie(
-        SIGNUP_COOKIE, path=signup_cookie_path(settings), httponly=True,
-        secure=settings.secure_cookies, samesite="lax",
+        SIGNUP_COOKIE,
+        path=signup_cookie_path(settings),
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
     )
 
 
 @strawberry.type
 class IdentityMutations:
-    @strawberry.mutation(description="Finish a Google sign-up (the browser holds its ticket): "
-                         "old enough activates the account and signs in; under age deletes "
-                         "the pending account and keeps nothing [P4].")
+    @strawberry.mutation(
+        description="Finish a Google sign-up (the browser holds its ticket): "
+        "old enough activates the account and signs in; under age deletes "
+        "the pending account and keeps nothing [P4]."
+    )
     @typed_errors(ViewerPayload)
     async def complete_signup(self, info: Info, input: CompleteSignupInput) -> ViewerPayload:
         try:
             signed_in = await signups.complete_signup(
                 info.context.service,
                 ticket=info.context.request.cookies.get(SIGNUP_COOKIE),
-                birth_date=input.birth_date, country=input.country, username=input.username,
+                birth_date=input.birth_date,
+                country=input.country,
+                username=input.username,
             )
         except signups.SignupDiscarded:
             _forget_ticket(info)
             raise
         _forget_ticket(info)
-        return _signed_in(info, signed_in)
+        return signed_in_payload(info, signed_in)
 
-    @strawberry.mutation(description="Unlink a sign-in identity, as long as another way to "
-                         "sign in remains (a password or another identity).")
+    @strawberry.mutation(
+        description="Unlink a sign-in identity, as long as another way to "
+        "sign in remains (a password or another identity)."
+    )
     @typed_errors(UnlinkIdentityPayload)
     async def unlink_identity(
         self, info: Info, input: UnlinkIdentityInput

@@ -8,8 +8,10 @@ from api.relay import to_global_id
 from models import Identity as IdentityRow
 
 
-@strawberry.type(description="An account at a sign-in provider (Google) linked to the viewer. "
-                 "Only these fields are kept from the provider [P3].")
+@strawberry.type(
+    description="An account at a sign-in provider (Google) linked to the viewer. "
+    "Only these fields are kept from the provider [P3]."
+)
 class Identity:
     id: strawberry.ID
     provider: str = strawberry.field(description="`google`.")

@@ -62,6 +62,9 @@ class ContactTeamAdminsInput:
     team_id: strawberry.ID
     subject: str
     message: str
+    share_my_email: bool = strawberry.field(
+        default=False, description="Let the recipients reply to your email address."
+    )
 
 
 @strawberry.type
@@ -117,7 +120,9 @@ class TeamMutations:
     @typed_errors(InvitationPayload)
     async def invite_member(self, info: Info, input: InviteMemberInput) -> InvitationPayload:
         view = await invitations.invite(
-            info.context.service, team_id=_team_id(input.team_id), email=input.email,
+            info.context.service,
+            team_id=_team_id(input.team_id),
+            email=input.email,
             role=input.role,
         )
         return InvitationPayload(invitation=Invitation.from_view(view))
@@ -163,7 +168,10 @@ class TeamMutations:
         self, info: Info, input: ContactTeamAdminsInput
     ) -> ContactPayload:
         count = await teams.contact_admins(
-            info.context.service, team_id=_team_id(input.team_id), subject=input.subject,
+            info.context.service,
+            team_id=_team_id(input.team_id),
+            subject=input.subject,
             message=input.message,
+            share_email=input.share_my_email,
         )
         return ContactPayload(recipients=count)

@@ -112,8 +112,9 @@ class Team(Node):
         views = await team_service.contacts(info.context.service, self.view)
         return [Member.from_view(view) for view in views]
 
-    @strawberry.field(description="The team's email domains; null unless the viewer is an owner "
-                      "or admin.")
+    @strawberry.field(
+        description="The team's email domains; null unless the viewer is an owner or admin."
+    )
     async def domains(self, info: Info) -> list[Domain] | None:
         if not policy.can_manage_domains(self.view.viewer_role):
             return None
@@ -127,14 +128,17 @@ class Team(Node):
         views = await info.context.loaders.pending_invitations.load(self.view.id)
         return [Invitation.from_view(view) for view in views]
 
-
     @strawberry.field(description="[P17] The team's audit trail, newest first (owners and admins).")
     async def audit_events(
-        self, info: Info, first: int | None = 20, after: str | None = None,
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
         filter: AuditEventFilter | None = None,
     ) -> AuditEventConnection:
         page = await audit_log.team_events(
-            info.context.service, self.view,
+            info.context.service,
+            self.view,
             filter.to_filter() if filter else AuditFilter(),
             PageRequest.of(first, from_cursor(after)),
         )

@@ -75,27 +75,35 @@ class DonePayload(Payload):
     ok: bool = False
 
 
-def _signed_in(info: Info, signed_in: SignedIn) -> ViewerPayload:
+def signed_in_payload(info: Info, signed_in: SignedIn) -> ViewerPayload:
     context = info.context
-    context.act_as(Actor(user=signed_in.user, origin=context.actor.origin,
-                         session_id=signed_in.session.id))
+    context.act_as(
+        Actor(user=signed_in.user, origin=context.actor.origin, session_id=signed_in.session.id)
+    )
     context.new_session_token = signed_in.token
     return ViewerPayload(viewer=Viewer.from_row(signed_in.user))
 
 
 @strawberry.type
 class UserMutations:
-    @strawberry.mutation(description="Create an account and sign in. Under-age sign-ups are "
-                         "refused and nothing is stored [P4].")
+    @strawberry.mutation(
+        description="Create an account and sign in. Under-age sign-ups are "
+        "refused and nothing is stored [P4]."
+    )
     @typed_errors(ViewerPayload)
     async def sign_up(self, info: Info, input: SignUpInputType) -> ViewerPayload:
         signed_in = await accounts.sign_up(
             info.context.service,
-            SignUpInput(username=input.username, email=input.email, password=input.password,
-                        birth_date=input.birth_date, country=input.country,
-                        display_name=input.display_name),
+            SignUpInput(
+                username=input.username,
+                email=input.email,
+                password=input.password,
+                birth_date=input.birth_date,
+                country=input.country,
+                display_name=input.display_name,
+            ),
         )
-        return _signed_in(info, signed_in)
+        return signed_in_payload(info, signed_in)
 
     @strawberry.mutation(description="Sign in with username or email and password.")
     @typed_errors(ViewerPayload)
@@ -103,7 +111,7 @@ class UserMutations:
         signed_in = await accounts.sign_in(
             info.context.service, identifier=input.identifier, password=input.password
         )
-        return _signed_in(info, signed_in)
+        return signed_in_payload(info, signed_in)
 
     @strawberry.mutation(description="End the current session.")
     @typed_errors(DonePayload)

@@ -31,16 +31,20 @@ def silent_dns() -> Iterator[SilentDNS]:
 
 
 def _app(settings: Settings, engine: AsyncEngine, clock: FrozenClock) -> Starlette:
-    return create_app(settings, engine=engine, clock=clock, run_worker=False,
-                      apply_migrations=False)
+    return create_app(
+        settings, engine=engine, clock=clock, run_worker=False, apply_migrations=False
+    )
 
 
 @pytest.fixture(scope="session")
 def dns_settings(settings: Settings, dns_server: LoopbackDNS) -> Settings:
-    return settings.model_copy(update={
-        "dns_resolver_address": "127.0.0.1", "dns_resolver_port": dns_server.port,
-        "dns_timeout_seconds": 2.0,
-    })
+    return settings.model_copy(
+        update={
+            "dns_resolver_address": "127.0.0.1",
+            "dns_resolver_port": dns_server.port,
+            "dns_timeout_seconds": 2.0,
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -49,12 +53,16 @@ def dns_app(dns_settings: Settings, engine: AsyncEngine, clock: FrozenClock) -> 
 
 
 @pytest.fixture(scope="session")
-def silent_app(settings: Settings, silent_dns: SilentDNS, engine: AsyncEngine,
-               clock: FrozenClock) -> tuple[Starlette, Settings]:
-    silent = settings.model_copy(update={
-        "dns_resolver_address": "127.0.0.1", "dns_resolver_port": silent_dns.port,
-        "dns_timeout_seconds": 0.3,
-    })
+def silent_app(
+    settings: Settings, silent_dns: SilentDNS, engine: AsyncEngine, clock: FrozenClock
+) -> tuple[Starlette, Settings]:
+    silent = settings.model_copy(
+        update={
+            "dns_resolver_address": "127.0.0.1",
+            "dns_resolver_port": silent_dns.port,
+            "dns_timeout_seconds": 0.3,
+        }
+    )
     return _app(silent, engine, clock), silent
 
 

@@ -16,38 +16,53 @@ fragment DomainFields on Domain {
   lastCheck { at ok message }
 }"""
 
-ADD_DOMAIN = """
+ADD_DOMAIN = (
+    """
 mutation AddDomain($input: AddDomainInput!) {
   addDomain(input: $input) { domain { ...DomainFields } errors { __typename code field message } }
-}""" + DOMAIN_FIELDS
+}"""
+    + DOMAIN_FIELDS
+)
 
-VERIFY_DOMAIN = """
+VERIFY_DOMAIN = (
+    """
 mutation VerifyDomain($input: DomainIdInput!) {
   verifyDomain(input: $input) {
     domain { ...DomainFields } errors { __typename code field message }
   }
-}""" + DOMAIN_FIELDS
+}"""
+    + DOMAIN_FIELDS
+)
 
 REMOVE_DOMAIN = """
 mutation RemoveDomain($input: DomainIdInput!) {
   removeDomain(input: $input) { removedId errors { __typename code field message } }
 }"""
 
-SET_ENROLLMENT = """
+SET_ENROLLMENT = (
+    """
 mutation SetEnrollment($input: SetDomainEnrollmentInput!) {
   setDomainEnrollment(input: $input) {
     domain { ...DomainFields } errors { __typename code field message }
   }
-}""" + DOMAIN_FIELDS
+}"""
+    + DOMAIN_FIELDS
+)
 
-TEAM_DOMAINS = """
+TEAM_DOMAINS = (
+    """
 query TeamDomains($slug: String!) {
   team(slug: $slug) { domains { ...DomainFields } }
-}""" + DOMAIN_FIELDS
+}"""
+    + DOMAIN_FIELDS
+)
 
-DOMAIN_NODE = """
+DOMAIN_NODE = (
+    """
 query DomainNode($id: ID!) { node(id: $id) { __typename ... on Domain { ...DomainFields } } }
-""" + DOMAIN_FIELDS
+"""
+    + DOMAIN_FIELDS
+)
 
 
 async def add_domain(person: Person, team: TeamRef, name: str) -> dict[str, Any]:
@@ -81,15 +96,17 @@ async def verified_domain(
     payload = await verify(person, domain)
     assert payload["domain"]["status"] == "VERIFIED", payload
     if enrollment is not None:
-        data = await person(SET_ENROLLMENT, input={"domainId": domain["id"],
-                                                    "enrollment": enrollment})
+        data = await person(
+            SET_ENROLLMENT, input={"domainId": domain["id"], "enrollment": enrollment}
+        )
         assert data["setDomainEnrollment"]["errors"] == []
         return data["setDomainEnrollment"]["domain"]
     return payload["domain"]
 
 
-async def team_with_admin(world: World, owner_name: str = "olga",
-                          admin_name: str = "adam") -> tuple[Person, Person, TeamRef]:
+async def team_with_admin(
+    world: World, owner_name: str = "olga", admin_name: str = "adam"
+) -> tuple[Person, Person, TeamRef]:
     owner = await world.sign_up(owner_name, email=f"{owner_name}@acme.example")
     admin = await world.sign_up(admin_name, email=f"{admin_name}@acme.example")
     team = await world.make_team(owner, name="Acme", slug="acme")

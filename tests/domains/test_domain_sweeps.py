@@ -61,9 +61,7 @@ async def test_a_pending_domain_is_verified_by_the_worker_once_published(
     assert (newest["action"], newest["actorKind"]) == ("domain.verified", "system")
 
 
-async def test_pending_domains_are_checked_with_a_growing_backoff(
-    world: World, dns: Zone
-) -> None:
+async def test_pending_domains_are_checked_with_a_growing_backoff(world: World, dns: Zone) -> None:
     _, adam, team = await team_with_admin(world)
     await add_domain(adam, team, "acme.example")
 
@@ -93,8 +91,11 @@ async def test_a_domain_never_verified_is_removed_seven_days_after_it_was_added(
     assert done["domain_expiry"] == 1
     assert await domains_of(adam) == []
     newest = (await olga(TRAIL, slug="acme"))["team"]["auditEvents"]["edges"][0]["node"]
-    assert newest == {"action": "domain.expired", "actorKind": "system",
-                      "details": {"name": "acme.example"}}
+    assert newest == {
+        "action": "domain.expired",
+        "actorKind": "system",
+        "details": {"name": "acme.example"},
+    }
     assert (await sweep(world))["domain_expiry"] == 0
 
 
@@ -112,9 +113,11 @@ async def test_a_verified_domain_is_checked_daily_and_each_success_extends_it(
     (domain,) = await domains_of(adam)
     assert domain["status"] == "VERIFIED"
     assert domain["verifiedUntil"] == (world.clock.now() + timedelta(days=7)).isoformat()
-    assert domain["lastCheck"] == {"at": world.clock.now().isoformat(), "ok": True,
-                                   "message": "Found the TXT record at "
-                                              "_orgward-challenge.acme.example."}
+    assert domain["lastCheck"] == {
+        "at": world.clock.now().isoformat(),
+        "ok": True,
+        "message": "Found the TXT record at _orgward-challenge.acme.example.",
+    }
 
 
 async def test_a_record_removed_later_warns_the_admins_then_the_domain_lapses(
@@ -154,8 +157,10 @@ async def test_a_record_removed_later_warns_the_admins_then_the_domain_lapses(
     for manager in (olga, adam):
         (notice,) = world.mailbox.to(manager.email, "domain_lapsed")
         assert "no longer verified" in notice["Subject"]
-    actions = [edge["node"]["action"] for edge in
-               (await olga(TRAIL, slug="acme"))["team"]["auditEvents"]["edges"]]
+    actions = [
+        edge["node"]["action"]
+        for edge in (await olga(TRAIL, slug="acme"))["team"]["auditEvents"]["edges"]
+    ]
     assert world.mailbox.to(mia.email, "domain_lapsed") == []
     assert actions[:2] == ["domain.lapsed", "domain.check_failed"]
     dns.asked.clear()
@@ -187,8 +192,12 @@ async def test_workers_sweeping_at_once_check_each_domain_once(world: World, dns
     for number in range(6):
         publish(dns, await add_domain(adam, team, f"site{number}.example"))
     world.clock.advance(minutes=5)
-    context = WorkerContext(engine=world.engine, sessions=session_factory(world.engine),
-                            settings=world.settings, clock=world.clock)
+    context = WorkerContext(
+        engine=world.engine,
+        sessions=session_factory(world.engine),
+        settings=world.settings,
+        clock=world.clock,
+    )
 
     counts = await asyncio.gather(*(check_due_domains(context) for _ in range(3)))
 

@@ -84,12 +84,40 @@ async def test_idna_names_are_stored_in_punycode_and_shown_in_unicode(
 
 @pytest.mark.parametrize(
     "name",
-    ["*.acme.example", "acme..example", "", "   ", ".", "https://acme.example/",
-     "admin@acme.example", "acme example", "192.0.2.1", "localhost", "under_score.example",
-     "-acme.example", "x" * 64 + ".example", "a." * 130 + "example", "acme.example\x00"],
-    ids=["wildcard", "empty-label", "empty", "blank", "dot", "url", "address", "space",
-         "ip-address", "single-label", "underscore", "leading-hyphen", "long-label",
-         "long-name", "nul"],
+    [
+        "*.acme.example",
+        "acme..example",
+        "",
+        "   ",
+        ".",
+        "https://acme.example/",
+        "admin@acme.example",
+        "acme example",
+        "192.0.2.1",
+        "localhost",
+        "under_score.example",
+        "-acme.example",
+        "x" * 64 + ".example",
+        "a." * 130 + "example",
+        "acme.example\x00",
+    ],
+    ids=[
+        "wildcard",
+        "empty-label",
+        "empty",
+        "blank",
+        "dot",
+        "url",
+        "address",
+        "space",
+        "ip-address",
+        "single-label",
+        "underscore",
+        "leading-hyphen",
+        "long-label",
+        "long-name",
+        "nul",
+    ],
 )
 async def test_malformed_names_are_invalid_input(world: World, name: str) -> None:
     _, adam, team = await team_with_admin(world)
@@ -114,8 +142,9 @@ async def test_public_suffixes_can_never_be_added(world: World, name: str) -> No
     assert "public suffix" in error["message"]
 
 
-@pytest.mark.parametrize("name", ["gmail.com", "Outlook.com.", "googlemail.com", "proton.me",
-                                  "web.de", "mail.yahoo.com"])
+@pytest.mark.parametrize(
+    "name", ["gmail.com", "Outlook.com.", "googlemail.com", "proton.me", "web.de", "mail.yahoo.com"]
+)
 async def test_public_email_providers_can_never_be_added(world: World, name: str) -> None:
     _, adam, team = await team_with_admin(world)
 
@@ -130,7 +159,7 @@ async def test_a_team_adds_a_domain_once(world: World) -> None:
     _, adam, team = await team_with_admin(world)
     await add_domain(adam, team, "acme.example")
 
-    payload = (await adam(ADD_DOMAIN, input={"teamId": team.id, "name": "ACME.example."}))
+    payload = await adam(ADD_DOMAIN, input={"teamId": team.id, "name": "ACME.example."})
 
     (error,) = payload["addDomain"]["errors"]
     assert (error["code"], error["field"]) == ("CONFLICT", "name")
@@ -139,9 +168,7 @@ async def test_a_team_adds_a_domain_once(world: World) -> None:
 # --- verifying ------------------------------------------------------------------------------
 
 
-async def test_a_record_at_the_challenge_name_verifies_the_domain(
-    world: World, dns: Zone
-) -> None:
+async def test_a_record_at_the_challenge_name_verifies_the_domain(world: World, dns: Zone) -> None:
     _, adam, team = await team_with_admin(world)
     domain = await add_domain(adam, team, "acme.example")
     dns.publish("_orgward-challenge.acme.example", RECORD_PREFIX + domain["token"])
@@ -156,7 +183,8 @@ async def test_a_record_at_the_challenge_name_verifies_the_domain(
     assert verified["verifiedAt"] == now.isoformat()
     assert verified["verifiedUntil"] == (now + timedelta(days=7)).isoformat()
     assert verified["lastCheck"] == {
-        "at": now.isoformat(), "ok": True,
+        "at": now.isoformat(),
+        "ok": True,
         "message": "Found the TXT record at _orgward-challenge.acme.example.",
     }
 
@@ -296,8 +324,11 @@ async def test_of_two_teams_proving_a_domain_only_the_first_holds_it(
     publish(dns, theirs, at_apex=True)
     assert (await verify(adam, ours))["domain"]["status"] == "VERIFIED"
 
-    body = await eve.raw("""mutation($input: DomainIdInput!) { verifyDomain(input: $input) {
-        domain { status } errors { code field message } } }""", input={"domainId": theirs["id"]})
+    body = await eve.raw(
+        """mutation($input: DomainIdInput!) { verifyDomain(input: $input) {
+        domain { status } errors { code field message } } }""",
+        input={"domainId": theirs["id"]},
+    )
 
     assert body["data"]["verifyDomain"]["domain"] is None
     (error,) = body["data"]["verifyDomain"]["errors"]
@@ -317,7 +348,8 @@ async def test_the_database_refuses_a_second_verified_holder(world: World, dns: 
     async with session_factory(world.engine)() as db:
         with pytest.raises(IntegrityError):
             await db.execute(
-                update(Domain).where(Domain.team_id == rival.pk)  # type: ignore[arg-type]
+                update(Domain)
+                .where(Domain.team_id == rival.pk)  # type: ignore[arg-type]
                 .values(status=DomainStatus.VERIFIED)
             )
         await db.rollback()
@@ -337,8 +369,11 @@ async def test_members_neither_see_nor_manage_the_teams_domains(world: World, dn
     attempts = [
         (ADD_DOMAIN, {"teamId": team.id, "name": "other.example"}, "addDomain"),
         (REMOVE_DOMAIN, {"domainId": domain["id"]}, "removeDomain"),
-        (SET_ENROLLMENT, {"domainId": domain["id"], "enrollment": "AUTO_JOIN"},
-         "setDomainEnrollment"),
+        (
+            SET_ENROLLMENT,
+            {"domainId": domain["id"], "enrollment": "AUTO_JOIN"},
+            "setDomainEnrollment",
+        ),
     ]
     for document, arguments, field in attempts:
         errors = (await mia(document, input=arguments))[field]["errors"]
@@ -361,7 +396,7 @@ async def test_another_teams_admin_cannot_find_check_or_remove_a_domain(
     ]
     removal = (await eve(REMOVE_DOMAIN, input={"domainId": domain["id"]}))["removeDomain"]
     assert [(e["code"], e["field"]) for e in removal["errors"]] == [("NOT_FOUND", "domainId")]
-    addition = (await eve(ADD_DOMAIN, input={"teamId": team.id, "name": "x.example"}))
+    addition = await eve(ADD_DOMAIN, input={"teamId": team.id, "name": "x.example"})
     assert [e["code"] for e in addition["addDomain"]["errors"]] == ["NOT_FOUND"]
     assert dns.asked == []
     assert (await adam(TEAM_DOMAINS, slug="acme"))["team"]["domains"] == [domain]
@@ -391,9 +426,7 @@ async def test_a_malformed_domain_id_is_invalid_input(world: World) -> None:
 # --- removing, enrollment, audit ------------------------------------------------------------
 
 
-async def test_removing_a_domain_ends_it_and_every_step_is_audited(
-    world: World, dns: Zone
-) -> None:
+async def test_removing_a_domain_ends_it_and_every_step_is_audited(world: World, dns: Zone) -> None:
     olga, adam, team = await team_with_admin(world)
     domain = await add_domain(adam, team, "acme.example")
     await verify(adam, domain)  # nothing published yet: a failed check
@@ -408,16 +441,19 @@ async def test_removing_a_domain_ends_it_and_every_step_is_audited(
     assert (await olga(DOMAIN_NODE, id=domain["id"]))["node"] is None
     again = (await olga(REMOVE_DOMAIN, input={"domainId": domain["id"]}))["removeDomain"]
     assert [e["code"] for e in again["errors"]] == ["NOT_FOUND"]
-    events = [edge["node"] for edge in
-              (await olga(TRAIL, slug="acme"))["team"]["auditEvents"]["edges"]]
+    events = [
+        edge["node"] for edge in (await olga(TRAIL, slug="acme"))["team"]["auditEvents"]["edges"]
+    ]
     domain_events = [e for e in events if e["targetType"] == "domain"]
     assert [e["action"] for e in domain_events] == [
-        "domain.removed", "domain.enrollment_changed", "domain.verified",
-        "domain.check_failed", "domain.added",
+        "domain.removed",
+        "domain.enrollment_changed",
+        "domain.verified",
+        "domain.check_failed",
+        "domain.added",
     ]
     assert {e["targetId"] for e in domain_events} == {domain["id"]}
-    assert domain_events[1]["details"] == {"name": "acme.example", "from": "off",
-                                           "to": "suggest"}
+    assert domain_events[1]["details"] == {"name": "acme.example", "from": "off", "to": "suggest"}
     assert domain_events[3]["details"]["status"] == "pending"
 
 
@@ -427,8 +463,7 @@ async def test_enrollment_is_set_per_domain(world: World, dns: Zone) -> None:
 
     modes = []
     for mode in ("SUGGEST", "AUTO_JOIN", "OFF"):
-        payload = (await adam(SET_ENROLLMENT, input={"domainId": domain["id"],
-                                                     "enrollment": mode}))
+        payload = await adam(SET_ENROLLMENT, input={"domainId": domain["id"], "enrollment": mode})
         modes.append(payload["setDomainEnrollment"]["domain"]["enrollment"])
 
     assert modes == ["SUGGEST", "AUTO_JOIN", "OFF"]
@@ -451,8 +486,7 @@ async def test_domains_of_many_teams_cost_as_many_statements_as_of_two(world: Wo
     with world.count_statements() as six:
         many_data = await many(NESTED_DOMAINS)
 
-    names = [edge["node"]["domains"][0]["name"] for edge in
-             many_data["viewer"]["teams"]["edges"]]
+    names = [edge["node"]["domains"][0]["name"] for edge in many_data["viewer"]["teams"]["edges"]]
     assert names == [f"many{number}.example" for number in range(6)]
     assert len(few_data["viewer"]["teams"]["edges"]) == 2
     assert six.count == two.count, (two.statements, six.statements)

@@ -64,8 +64,7 @@ async def test_a_user_of_a_suggesting_domain_is_offered_the_team_and_joins_it(
     offers = await suggested(bob)
     joined = await join(bob, offers[0]["teamId"])
 
-    assert offers == [{"teamId": team.id, "slug": "acme", "name": "Acme",
-                       "domain": "acme.example"}]
+    assert offers == [{"teamId": team.id, "slug": "acme", "name": "Acme", "domain": "acme.example"}]
     assert joined == {"member": {"role": "MEMBER", "user": {"username": "bob"}}, "errors": []}
     assert await my_teams(bob) == {"acme": "MEMBER"}
     assert await suggested(bob) == []
@@ -127,9 +126,7 @@ async def test_the_offer_ends_when_the_domain_lapses(world: World, dns: Zone) ->
     assert [e["code"] for e in (await join(bob, team.id))["errors"]] == ["NOT_FOUND"]
 
 
-async def test_internationalized_domains_match_the_users_address(
-    world: World, dns: Zone
-) -> None:
+async def test_internationalized_domains_match_the_users_address(world: World, dns: Zone) -> None:
     olga, _, team = await team_with_admin(world)
     await verified_domain(dns, olga, team, "bücher.example", enrollment="SUGGEST")
     bea = await world.sign_up("bea", email="bea@bücher.example")
@@ -202,16 +199,16 @@ async def test_an_invitation_elsewhere_verifies_the_address_and_auto_joins_too(
     assert await my_teams(hugo) == {"beta": "BILLING", "acme": "MEMBER"}
 
 
-async def test_members_already_in_the_team_are_left_as_they_are(
-    world: World, dns: Zone
-) -> None:
+async def test_members_already_in_the_team_are_left_as_they_are(world: World, dns: Zone) -> None:
     olga, _, team = await team_with_admin(world)
     ivy = await world.sign_up("ivy", email="ivy@acme.example", verified=False)
     await world.add_member(team, ivy, Role.BILLING)
     await verified_domain(dns, olga, team, "acme.example", enrollment="AUTO_JOIN")
     await world.deliver_mail()
 
-    await ivy("mutation($t: String!) { verifyEmail(input: {token: $t}) { ok } }",
-              t=world.mailbox.token_in("ivy@acme.example", "verify_email"))
+    await ivy(
+        "mutation($t: String!) { verifyEmail(input: {token: $t}) { ok } }",
+        t=world.mailbox.token_in("ivy@acme.example", "verify_email"),
+    )
 
     assert await my_teams(ivy) == {"acme": "BILLING"}

@@ -52,14 +52,28 @@ class Acme:
 
 @pytest.fixture
 async def acme(world: World, dns: Zone) -> Acme:
-    people = {name: await world.sign_up(name, email=f"{name}@{domain}") for name, domain in (
-        ("olga", "acme.example"), ("adam", "acme.example"), ("bill", "acme.example"),
-        ("mia", "acme.example"), ("otto", "elsewhere.example"), ("pub", "elsewhere.example"),
-        ("eve", "rival.example"), ("kim", "rival.example"),
-    )}
+    people = {
+        name: await world.sign_up(name, email=f"{name}@{domain}")
+        for name, domain in (
+            ("olga", "acme.example"),
+            ("adam", "acme.example"),
+            ("bill", "acme.example"),
+            ("mia", "acme.example"),
+            ("otto", "elsewhere.example"),
+            ("pub", "elsewhere.example"),
+            ("eve", "rival.example"),
+            ("kim", "rival.example"),
+        )
+    }
     team = await world.make_team(people["olga"], name="Acme", slug="acme")
-    for name, role in (("adam", Role.ADMIN), ("bill", Role.BILLING), ("mia", Role.MEMBER),
-                       ("otto", Role.MEMBER), ("pub", Role.MEMBER), ("kim", Role.MEMBER)):
+    for name, role in (
+        ("adam", Role.ADMIN),
+        ("bill", Role.BILLING),
+        ("mia", Role.MEMBER),
+        ("otto", Role.MEMBER),
+        ("pub", Role.MEMBER),
+        ("kim", Role.MEMBER),
+    ):
         await world.add_member(team, people[name], role)
     await people["pub"](PUBLISH_EMAIL)
     await verified_domain(dns, people["olga"], team, "acme.example")
@@ -89,12 +103,17 @@ async def test_p2_owners_and_admins_see_emails_inside_the_teams_verified_domain(
     for manager in (acme.olga, acme.adam):
         assert await email_of(manager, acme.mia) == "mia@acme.example"
         members = (await manager(MEMBERS, slug="acme"))["team"]["members"]["edges"]
-        emails = {edge["node"]["user"]["username"]: edge["node"]["user"]["email"]
-                  for edge in members}
+        emails = {
+            edge["node"]["user"]["username"]: edge["node"]["user"]["email"] for edge in members
+        }
         assert emails == {
-            "olga": "olga@acme.example", "adam": "adam@acme.example",
-            "bill": "bill@acme.example", "mia": "mia@acme.example",
-            "otto": None, "pub": "pub@elsewhere.example", "kim": None,
+            "olga": "olga@acme.example",
+            "adam": "adam@acme.example",
+            "bill": "bill@acme.example",
+            "mia": "mia@acme.example",
+            "otto": None,
+            "pub": "pub@elsewhere.example",
+            "kim": None,
         }, manager.username
         node = (await manager(NODE, id=acme.mia.id))["node"]
         assert node == {"username": "mia", "email": "mia@acme.example"}
@@ -104,8 +123,11 @@ async def test_p2_plain_members_and_billing_admins_do_not(acme: Acme) -> None:
     for viewer in (acme.otto, acme.bill):
         assert await email_of(viewer, acme.mia) is None, viewer.username
         contacts = (await viewer(CONTACTS, slug="acme"))["team"]["contacts"]
-        others = {c["user"]["username"]: c["user"]["email"] for c in contacts
-                  if c["user"]["username"] != viewer.username}
+        others = {
+            c["user"]["username"]: c["user"]["email"]
+            for c in contacts
+            if c["user"]["username"] != viewer.username
+        }
         assert {"olga", "adam"} <= set(others)
         assert set(others.values()) == {None}
 
@@ -147,16 +169,15 @@ async def test_p2_the_admins_view_ends_when_the_domain_lapses(world: World, acme
     assert await email_of(acme.adam, acme.adam) == "adam@acme.example"
 
 
-async def test_p2_domain_visibility_costs_no_statement_per_member(
-    world: World, dns: Zone
-) -> None:
+async def test_p2_domain_visibility_costs_no_statement_per_member(world: World, dns: Zone) -> None:
     olga = await world.sign_up("olga", email="olga@acme.example", verified=False)
     team = await world.make_team(olga, name="Acme", slug="acme")
     await verified_domain(dns, olga, team, "acme.example")
     for number in range(60):
         domain = "acme.example" if number % 2 else "elsewhere.example"
-        person = await world.sign_up(f"member{number:02d}", email=f"m{number}@{domain}",
-                                     verified=False)
+        person = await world.sign_up(
+            f"member{number:02d}", email=f"m{number}@{domain}", verified=False
+        )
         await world.add_member(team, person, Role.MEMBER if number % 3 else Role.ADMIN)
     await olga(DASHBOARD_5, slug="acme")  # warm caches shared by both shapes
 

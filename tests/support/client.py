@@ -18,10 +18,12 @@ class GraphQLClient:
         )
         self.username: str | None = None
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None,
-                   **kwargs: Any) -> httpx.Response:
-        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}},
-                                    **kwargs)
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, **kwargs
+        )
 
     async def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
         """Run an operation that must succeed at the GraphQL level; returns `data`."""

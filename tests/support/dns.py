@@ -65,8 +65,9 @@ class LoopbackDNS:
         logger = DNSLogger(logf=lambda _message: None)
         self._udp = DNSServer(self.zone, address="127.0.0.1", port=0, logger=logger)
         self.port = int(self._udp.server.server_address[1])
-        self._tcp = DNSServer(self.zone, address="127.0.0.1", port=self.port, tcp=True,
-                              logger=logger)
+        self._tcp = DNSServer(
+            self.zone, address="127.0.0.1", port=self.port, tcp=True, logger=logger
+        )
 
     def start(self) -> LoopbackDNS:
         self._udp.start_thread()

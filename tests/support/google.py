@@ -124,8 +124,7 @@ class Browser:
 
 @pytest.fixture(scope="session", name="oidc_provider")
 def oidc_provider_fixture() -> Iterator[OidcProvider]:
-    provider = OidcProvider(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                            redirect_uri=CALLBACK)
+    provider = OidcProvider(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=CALLBACK)
     provider.start()
     yield provider
     provider.stop()
@@ -139,14 +138,17 @@ def provider_fixture(oidc_provider: OidcProvider) -> OidcProvider:
 
 @pytest.fixture(name="google_app")
 def google_app_fixture(world: World, provider: OidcProvider) -> Starlette:
-    settings = world.settings.model_copy(update={
-        "google_client_id": CLIENT_ID,
-        "google_client_secret": CLIENT_SECRET,
-        "google_discovery_url": provider.discovery_url,
-        "sign_in_redirect_origins": [DASHBOARD],
-    })
-    return create_app(settings, engine=world.engine, clock=world.clock, run_worker=False,
-                      apply_migrations=False)
+    settings = world.settings.model_copy(
+        update={
+            "google_client_id": CLIENT_ID,
+            "google_client_secret": CLIENT_SECRET,
+            "google_discovery_url": provider.discovery_url,
+            "sign_in_redirect_origins": [DASHBOARD],
+        }
+    )
+    return create_app(
+        settings, engine=world.engine, clock=world.clock, run_worker=False, apply_migrations=False
+    )
 
 
 @pytest.fixture(name="browser")
@@ -157,9 +159,7 @@ async def browser_fixture(google_app: Starlette, provider: OidcProvider) -> Asyn
 
 
 @pytest.fixture(name="new_browser")
-async def new_browser_fixture(
-    google_app: Starlette, provider: OidcProvider
-) -> AsyncIterator[Any]:
+async def new_browser_fixture(google_app: Starlette, provider: OidcProvider) -> AsyncIterator[Any]:
     """A factory of more browsers (another device, or a person signed up with a password)."""
     opened: list[Browser] = []
 
@@ -176,8 +176,10 @@ async def new_browser_fixture(
 async def identities_of(world: World, username: str) -> list[Identity]:
     async with session_factory(world.engine)() as db:
         rows = await db.execute(
-            select(Identity).join(User, User.id == Identity.user_id)  # type: ignore[arg-type]
-            .where(User.username == username).order_by(Identity.id)  # type: ignore[arg-type]
+            select(Identity)
+            .join(User, User.id == Identity.user_id)  # type: ignore[arg-type]
+            .where(User.username == username)
+            .order_by(Identity.id)  # type: ignore[arg-type]
         )
         return list(rows.scalars())
 

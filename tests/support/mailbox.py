@@ -30,7 +30,8 @@ class Mailbox:
     def to(self, address: str, kind: str | None = None) -> list[EmailMessage]:
         with self._lock:
             return [
-                m for m in self.messages
+                m
+                for m in self.messages
                 if address in m["To"] and (kind is None or m["X-Orgward-Kind"] == kind)
             ]
 

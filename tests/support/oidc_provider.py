@@ -43,8 +43,14 @@ class Account:
     hd: str | None = None
 
     def claims(self) -> dict[str, Any]:
-        found = {"sub": self.sub, "email": self.email, "email_verified": self.email_verified,
-                 "name": self.name, "picture": self.picture, "hd": self.hd}
+        found = {
+            "sub": self.sub,
+            "email": self.email,
+            "email_verified": self.email_verified,
+            "name": self.name,
+            "picture": self.picture,
+            "hd": self.hd,
+        }
         return {name: value for name, value in found.items() if value is not None}
 
 
@@ -108,19 +114,24 @@ class OidcProvider:
     # --- endpoints ------------------------------------------------------------------------
 
     async def discovery(self, request: Request) -> Response:
-        return JSONResponse({
-            "issuer": self.issuer,
-            "authorization_endpoint": f"{self.issuer}/authorize",
-            "token_endpoint": f"{self.issuer}/token",
-            "jwks_uri": f"{self.issuer}/jwks",
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "scopes_supported": ["openid", "email", "profile"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "code_challenge_methods_supported": ["S256"],
-            "claims_supported": ["sub", "email", "email_verified", "name", "picture", "hd"],
-        })
+        return JSONResponse(
+            {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "token_endpoint": f"{self.issuer}/token",
+                "jwks_uri": f"{self.issuer}/jwks",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "scopes_supported": ["openid", "email", "profile"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+                "code_challenge_methods_supported": ["S256"],
+                "claims_supported": ["sub", "email", "email_verified", "name", "picture", "hd"],
+            }
+        )
 
     async def jwks(self, request: Request) -> Response:
         return JSONResponse({"keys": [self.key.as_dict(private=False)]})
@@ -139,13 +150,19 @@ class OidcProvider:
         if "openid" not in params.get("scope", "").split():
             return self._back({"error": "invalid_scope", "state": state})
         if not params.get("code_challenge") or params.get("code_challenge_method") != "S256":
-            return self._back({"error": "invalid_request", "state": state,
-                               "error_description": "PKCE with S256 is required."})
+            return self._back(
+                {
+                    "error": "invalid_request",
+                    "state": state,
+                    "error_description": "PKCE with S256 is required.",
+                }
+            )
         if self.behaviour.deny:
             return self._back({"error": "access_denied", "state": state})
         code = secrets.token_urlsafe(24)
-        self._grants[code] = Grant(self.behaviour.account, self.redirect_uri,
-                                   params["code_challenge"], params.get("nonce"))
+        self._grants[code] = Grant(
+            self.behaviour.account, self.redirect_uri, params["code_challenge"], params.get("nonce")
+        )
         return self._back({"code": code, "state": state})
 
     async def token(self, request: Request) -> Response:
@@ -162,15 +179,23 @@ class OidcProvider:
         refusal = self._refusal(grant, form)
         if refusal:
             record.answer = refusal
-            return JSONResponse({"error": "invalid_grant", "error_description": refusal},
-                                status_code=400)
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": refusal}, status_code=400
+            )
         assert grant is not None
         access_token = secrets.token_urlsafe(32)
         id_token = self._id_token(grant)
         self.issued_tokens += [access_token, id_token]
-        return JSONResponse({"access_token": access_token, "token_type": "Bearer",
-                             "expires_in": 3600, "scope": "openid email profile",
-                             "id_token": id_token}, headers={"cache-control": "no-store"})
+        return JSONResponse(
+            {
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "scope": "openid email profile",
+                "id_token": id_token,
+            },
+            headers={"cache-control": "no-store"},
+        )
 
     # --- internals ------------------------------------------------------------------------
 
@@ -203,8 +228,13 @@ class OidcProvider:
         now = int(time.time())
         behaviour = self.behaviour
         claims: dict[str, Any] = {
-            "iss": self.issuer, "aud": self.client_id, "azp": self.client_id,
-            "iat": now, "exp": now + 3600, "auth_time": now, **grant.account.claims(),
+            "iss": self.issuer,
+            "aud": self.client_id,
+            "azp": self.client_id,
+            "iat": now,
+            "exp": now + 3600,
+            "auth_time": now,
+            **grant.account.claims(),
         }
         if grant.nonce is not None:
             claims["nonce"] = grant.nonce
@@ -225,14 +255,23 @@ class OidcProvider:
     # --- serving --------------------------------------------------------------------------
 
     def start(self) -> None:
-        app = Starlette(routes=[
-            Route("/.well-known/openid-configuration", self.discovery),
-            Route("/jwks", self.jwks),
-            Route("/authorize", self.authorize),
-            Route("/token", self.token, methods=["POST"]),
-        ])
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                http="h11", ws="none", loop="asyncio")
+        app = Starlette(
+            routes=[
+                Route("/.well-known/openid-configuration", self.discovery),
+                Route("/jwks", self.jwks),
+                Route("/authorize", self.authorize),
+                Route("/token", self.token, methods=["POST"]),
+            ]
+        )
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            ws="none",
+            loop="asyncio",
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True

@@ -96,20 +96,30 @@ class World:
         username = username or f"user{next(self._serial)}"
         email = email or f"{username}@example.org"
         client = self.client()
-        data = await client(SIGN_UP, input={
-            "username": username, "email": email, "password": password,
-            "birthDate": birth_date.isoformat(), "country": country,
-        })
+        data = await client(
+            SIGN_UP,
+            input={
+                "username": username,
+                "email": email,
+                "password": password,
+                "birthDate": birth_date.isoformat(),
+                "country": country,
+            },
+        )
         payload = data["signUp"]
         assert payload["errors"] == [], payload["errors"]
         if verified:
             await self.deliver_mail()
             token = self.mailbox.token_in(email, "verify_email")
-            await client("mutation($t: String!) { verifyEmail(input: {token: $t}) { ok } }", t=token)
+            await client(
+                "mutation($t: String!) { verifyEmail(input: {token: $t}) { ok } }", t=token
+            )
         viewer = payload["viewer"]
         return Person(client=client, id=viewer["id"], username=viewer["username"], email=email)
 
-    async def make_team(self, owner: Person, name: str = "Acme", slug: str | None = None) -> TeamRef:
+    async def make_team(
+        self, owner: Person, name: str = "Acme", slug: str | None = None
+    ) -> TeamRef:
         data = await owner(CREATE_TEAM, input={"name": name, "slug": slug})
         team = data["createTeam"]["team"]
         assert team, data
@@ -125,14 +135,20 @@ class World:
 
         user_pk = from_global_id(person.id)[1]  # type: ignore[index]
         async with session_factory(self.engine)() as db:
-            member = Member(team_id=team.pk, user_id=user_pk, role=role, created_at=self.clock.now())
+            member = Member(
+                team_id=team.pk, user_id=user_pk, role=role, created_at=self.clock.now()
+            )
             db.add(member)
             await db.commit()
             return str(to_global_id("Member", member.id))  # type: ignore[arg-type]
 
     async def deliver_mail(self) -> dict[str, int]:
-        context = WorkerContext(engine=self.engine, sessions=session_factory(self.engine),
-                                settings=self.settings, clock=self.clock)
+        context = WorkerContext(
+            engine=self.engine,
+            sessions=session_factory(self.engine),
+            settings=self.settings,
+            clock=self.clock,
+        )
         return await run_once(context)
 
     @contextlib.contextmanager
