@@ -18,6 +18,8 @@ from graphql import (
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
+from api import complexity
+
 
 class OneMutationPerRequest(ValidationRule):
     """A mutation operation selects exactly one field, so one request is one atomic change:
@@ -50,5 +52,12 @@ def _root_fields(selections: SelectionSetNode, context: Any, seen: frozenset[str
     return count
 
 
-def validation_rules(max_depth: int, max_aliases: int) -> list[type[ASTValidationRule]]:
-    return [depth_validator(max_depth, None), alias_validator(max_aliases), OneMutationPerRequest]
+def validation_rules(
+    max_depth: int, max_aliases: int, max_nodes: int
+) -> list[type[ASTValidationRule]]:
+    return [
+        depth_validator(max_depth, None),
+        alias_validator(max_aliases),
+        complexity.create_rule(max_nodes),
+        OneMutationPerRequest,
+    ]

@@ -25,6 +25,7 @@ class Loaders:
         self.member = DataLoader[int, MemberView | None](self._members)
         self.member_page = DataLoader[MemberPageKey, Page[MemberView]](self._member_pages)
         self.member_count = DataLoader[int, int](self._member_counts)
+        self.contacts = DataLoader[TeamView, list[MemberView]](self._contacts)
         self.pending_invitations = DataLoader[int, list[InvitationView]](self._invitations)
         self.invitation = DataLoader[int, InvitationView | None](self._invitations_by_id)
         self.domains = DataLoader[int, list[DomainView]](self._domains)
@@ -48,6 +49,9 @@ class Loaders:
             ):
                 results[(team, page)] = result
         return [results[key] for key in keys]
+
+    async def _contacts(self, views: Sequence[TeamView]) -> list[list[MemberView]]:
+        return await teams.contacts(self._ctx, views)
 
     async def _member_counts(self, team_ids: Sequence[int]) -> list[int]:
         return await teams.member_counts(self._ctx, team_ids)

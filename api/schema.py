@@ -64,7 +64,9 @@ class Mutation(UserMutations, TeamMutations, DomainMutations, IdentityMutations)
 
 
 def create_schema(settings: Settings) -> strawberry.Schema:
-    rules = validation_rules(settings.max_query_depth, settings.max_query_aliases)
+    rules = validation_rules(
+        settings.max_query_depth, settings.max_query_aliases, settings.max_query_nodes
+    )
     extensions: list[type[SchemaExtension] | object] = [
         lambda: MaxTokensLimiter(settings.max_query_tokens),
         ParserCache,

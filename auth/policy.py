@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, false, literal
+from sqlalchemy import ColumnElement, Select, exists, false, literal, select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
@@ -80,13 +80,26 @@ def check_session_owner(actor: Actor, session_user_id: int | None) -> None:
 # --- teams ----------------------------------------------------------------------------------
 
 
-def team_visible(actor: Actor, membership: Member | None) -> bool:
-    return membership is not None or actor.is_staff
+def team_visible(actor: Actor, is_member: bool) -> bool:
+    # Staff see a team only through an audited access grant (SPEC 7), never by being staff.
+    return is_member
+
+
+def visible_team_ids(actor: Actor) -> Select[tuple[int]]:
+    """Row-level access: the teams whose members and data the actor may read."""
+    return select(col(Member.team_id)).where(col(Member.user_id) == actor.user_id)
+
+
+def managed_team_ids(actor: Actor) -> Select[tuple[int]]:
+    """Row-level access: the teams the actor owns or administers."""
+    return select(col(Member.team_id)).where(
+        col(Member.user_id) == actor.user_id, col(Member.role).in_(list(MANAGER_ROLES))
+    )
 
 
 def require_team_view(actor: Actor, membership: Member | None) -> None:
     require_user(actor)
-    if not team_visible(actor, membership):
+    if not team_visible(actor, membership is not None):
         # Non-members learn nothing about a team, not even that it exists.
         raise NotFound("No such team.", field="teamId")
 
@@ -141,7 +154,7 @@ def can_manage_domains(role: Role | None) -> bool:
 
 def require_domain_manager(actor: Actor, membership: Member | None) -> Member:
     require_user(actor)
-    if not team_visible(actor, membership):
+    if not team_visible(actor, membership is not None):
         # Another team's domain looks exactly like a missing one.
         raise NotFound("No such domain.", field="domainId")
     if membership is None or not can_manage_domains(membership.role):

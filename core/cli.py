@@ -38,7 +38,11 @@ def serve(
     except ValueError as error:
         typer.echo(f"Refusing to start: {error}", err=True)
         raise typer.Exit(2) from None
-    if not settings.is_production or demo:
+    if demo and settings.is_production:
+        typer.echo("Refusing to start: --demo seeds accounts with published passwords; "
+                   "it is for development only.", err=True)
+        raise typer.Exit(2)
+    if not settings.is_production:
         asyncio.run(_prepare(settings, demo=demo))
     typer.echo(f"Orgward API:  http://{host}:{port}/graphql")
     if not settings.is_production:
@@ -49,7 +53,7 @@ def serve(
         port=port,
         log_level="info",
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

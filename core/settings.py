@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_query_aliases: int = 15
     max_query_tokens: int = 2000
+    # The most objects one query may ask for (pages multiplied through nested lists).
+    max_query_nodes: int = 50_000
+
+    # Proxies whose X-Forwarded-For is believed (the client address for sessions, audit events
+    # and per-address limits); comma-separated addresses, or "*" behind a private load balancer.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     worker_interval_seconds: float = 2.0
     run_worker_in_process: bool | None = None
@@ -89,6 +95,11 @@ class Settings(BaseSettings):
     def _ip_address(cls, value: str | None) -> str | None:
         # The resolver is asked by address: a host name would need a resolver of its own.
         return str(ipaddress.ip_address(value.strip())) if value and value.strip() else None
+
+    @field_validator("smtp_username", "smtp_password")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("public_base_url", "frontend_url", "sign_in_page_url")
     @classmethod

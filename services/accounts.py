@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -184,6 +184,7 @@ async def resend_verification(ctx: ServiceContext) -> None:
     if user.email_verified_at is not None:
         raise InvalidInput("Your email address is already verified.", field="email")
     await _send_verification(ctx, user)
+    audit.verification_email_sent(ctx, user=user)
 
 
 PROFILE_LIMITS = {"display_name": 100, "company": 100, "job_title": 100}
@@ -290,7 +291,7 @@ async def _ensure_available(
     ctx: ServiceContext, *, username: str | None = None, email: str | None = None
 ) -> None:
     if username is not None and await ctx.db.scalar(
-        select(exists().where(func.lower(col(User.username)) == username))
+        select(exists().where(col(User.username) == username))
     ):
         raise Conflict("That username is taken.", field="username")
     if email is not None and await ctx.db.scalar(select(exists().where(col(User.email) == email))):

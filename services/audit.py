@@ -304,3 +304,7 @@ def identity_unlinked(ctx: ServiceContext, *, user: User, provider: str, identit
         target=user,
         details={"provider": provider, "identity_id": identity_id},
     )
+
+
+def verification_email_sent(ctx: ServiceContext, *, user: User) -> None:
+    _record(ctx, "user.verification_email_sent", target=user)

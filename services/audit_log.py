@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from auth import policy
 from core.errors import InvalidInput
-from models import AuditEvent, Member
+from models import AuditEvent
 from services import audit
 from services.context import ServiceContext
 from services.pages import Page, PageRequest
@@ -146,10 +146,7 @@ async def events_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[AuditEve
     """For node(id:): events of teams the viewer owns or administers, in one query."""
     if ctx.actor.user_id is None or not ids:
         return [None for _ in ids]
-    managed = select(col(Member.team_id)).where(
-        col(Member.user_id) == ctx.actor.user_id,
-        col(Member.role).in_(list(policy.MANAGER_ROLES)),
-    )
+    managed = policy.managed_team_ids(ctx.actor)
     rows = await ctx.db.execute(
         select(*COLUMNS).where(
             col(AuditEvent.id).in_(set(ids)),

@@ -162,10 +162,7 @@ async def invitations_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[Inv
     """For node(id:): only managers of the invitation's team see it."""
     if ctx.actor.user_id is None or not ids:
         return [None for _ in ids]
-    managed = select(Member.team_id).where(
-        Member.user_id == ctx.actor.user_id,
-        Member.role.in_(list(policy.MANAGER_ROLES)),  # type: ignore[attr-defined]
-    )
+    managed = policy.managed_team_ids(ctx.actor)
     rows = await ctx.db.execute(
         select(Invitation).where(
             Invitation.id.in_(set(ids)),  # type: ignore[union-attr]

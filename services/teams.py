@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from auth import policy
 from core.errors import Conflict, InvalidInput, NotFound
@@ -31,10 +32,6 @@ class TeamView:
     name: str
     created_at: datetime
     viewer_role: Role | None
-
-    @property
-    def viewer_manages(self) -> bool:
-        return self.viewer_role in policy.MANAGER_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +108,7 @@ async def find_team(
     if found is None:
         return None
     team, role = found
-    if role is None and not ctx.actor.is_staff:
+    if not policy.team_visible(ctx.actor, role is not None):
         return None
     return _team_view(team, role)
 
@@ -171,23 +168,28 @@ async def member_counts(ctx: ServiceContext, team_ids: Sequence[int]) -> list[in
     return [counts.get(team_id, 0) for team_id in team_ids]
 
 
-async def contacts(ctx: ServiceContext, team: TeamView) -> list[MemberView]:
-    """[P15] Every member may list the team's owners, admins and billing contacts."""
+async def contacts(ctx: ServiceContext, teams: Sequence[TeamView]) -> list[list[MemberView]]:
+    """[P15] Every member may list the team's owners, admins and billing contacts; for any
+    number of teams (each passed policy.team_visible) in one query."""
+    by_team: dict[int, list[MemberView]] = {team.id: [] for team in teams}
     rows = await ctx.db.execute(
-        _member_rows(ctx).where(Member.team_id == team.id, Member.role != Role.MEMBER)
+        _member_rows(ctx).where(
+            col(Member.team_id).in_(list(by_team)), col(Member.role) != Role.MEMBER
+        )
     )
-    views = [_member_view(ctx, row) for row in rows]
-    return sorted(views, key=lambda view: (ROLE_ORDER[view.role], view.user.username))
+    for row in rows:
+        by_team[row.team_id].append(_member_view(ctx, row))
+    order = lambda view: (ROLE_ORDER[view.role], view.user.username)  # noqa: E731
+    return [sorted(by_team[team.id], key=order) for team in teams]
 
 
 async def members_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[MemberView | None]:
-    """Members of teams the viewer belongs to (or any, for staff), in one query."""
+    """Members of teams the viewer belongs to, in one query."""
     if ctx.actor.user is None or not ids:
         return [None for _ in ids]
-    statement = _member_rows(ctx).where(Member.id.in_(set(ids)))  # type: ignore[union-attr]
-    if not ctx.actor.is_staff:
-        viewer_teams = select(Member.team_id).where(Member.user_id == ctx.actor.user_id)
-        statement = statement.where(Member.team_id.in_(viewer_teams))  # type: ignore[attr-defined]
+    statement = _member_rows(ctx).where(
+        col(Member.id).in_(set(ids)), col(Member.team_id).in_(policy.visible_team_ids(ctx.actor))
+    )
     found = {row.member_id: _member_view(ctx, row) for row in await ctx.db.execute(statement)}
     return [found.get(member_id) for member_id in ids]
 

@@ -94,10 +94,6 @@ async def users_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[UserView 
     return [found.get(user_id) for user_id in ids]
 
 
-def viewer_view(actor: Actor) -> UserView | None:
-    return user_view(actor, actor.user) if actor.user else None
-
-
 async def user_by_username(ctx: ServiceContext, username: str) -> UserView | None:
     if ctx.actor.user is None:
         return None

@@ -260,3 +260,20 @@ async def test_nested_member_lists_cost_the_same_for_two_teams_as_for_six(world:
         edge["node"]["members"]["totalCount"] for edge in many_data["viewer"]["teams"]["edges"]
     ] == [2, 3, 4, 5, 2, 3]
     assert six.count == two.count, (two.statements, six.statements)
+
+
+CONTACTS_OF_MY_TEAMS = """
+{ viewer { teams(first: 20) { edges { node { name contacts { role user { username } } } } } } }"""
+
+
+async def test_contacts_of_many_teams_cost_one_query(world: World) -> None:
+    async def statements(team_count: int, owner_name: str) -> int:
+        owner = await world.sign_up(owner_name)
+        for index in range(team_count):
+            await world.make_team(owner, name=f"{owner_name} team {index}")
+        with world.count_statements() as counter:
+            data = await owner(CONTACTS_OF_MY_TEAMS)
+        assert len(data["viewer"]["teams"]["edges"]) == team_count
+        return counter.count
+
+    assert await statements(2, "few") == await statements(6, "many")

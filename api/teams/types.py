@@ -12,7 +12,6 @@ from api.users.types import User
 from auth import policy
 from models import Role
 from services import audit_log
-from services import teams as team_service
 from services.audit_log import AuditFilter
 from services.invitations import InvitationView
 from services.pages import PageRequest
@@ -109,7 +108,7 @@ class Team(Node):
         description="[P15] The team's owners, admins and billing contacts, for every member."
     )
     async def contacts(self, info: Info) -> list[Member]:
-        views = await team_service.contacts(info.context.service, self.view)
+        views = await info.context.loaders.contacts.load(self.view)
         return [Member.from_view(view) for view in views]
 
     @strawberry.field(
