@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import orjson
 import structlog
@@ -111,9 +111,25 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
 
     # --- one transaction per request ------------------------------------------------------
 
+    @overload
     async def run(
-        self, request: Request, context: Any = UNSET, root_value: Any = UNSET
-    ) -> Response:  # type: ignore[override]
+        self, request: Request, context: RequestContext = UNSET, root_value: None = UNSET
+    ) -> Response: ...
+
+    @overload
+    async def run(
+        self, request: WebSocket, context: RequestContext = UNSET, root_value: None = UNSET
+    ) -> WebSocket: ...
+
+    async def run(
+        self,
+        request: Request | WebSocket,
+        context: RequestContext = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        if isinstance(request, WebSocket):
+            # Never reached: __call__ answers every non-HTTP scope itself.
+            return await super().run(request, context, root_value)
         try:
             response = await super().run(request, context, root_value)
         except BaseException:

@@ -85,12 +85,12 @@ def team_visible(actor: Actor, is_member: bool) -> bool:
     return is_member
 
 
-def visible_team_ids(actor: Actor) -> Select[tuple[int]]:
+def visible_team_ids(actor: Actor) -> Select[int]:
     """Row-level access: the teams whose members and data the actor may read."""
     return select(col(Member.team_id)).where(col(Member.user_id) == actor.user_id)
 
 
-def managed_team_ids(actor: Actor) -> Select[tuple[int]]:
+def managed_team_ids(actor: Actor) -> Select[int]:
     """Row-level access: the teams the actor owns or administers."""
     return select(col(Member.team_id)).where(
         col(Member.user_id) == actor.user_id, col(Member.role).in_(list(MANAGER_ROLES))

@@ -39,8 +39,11 @@ def serve(
         typer.echo(f"Refusing to start: {error}", err=True)
         raise typer.Exit(2) from None
     if demo and settings.is_production:
-        typer.echo("Refusing to start: --demo seeds accounts with published passwords; "
-                   "it is for development only.", err=True)
+        typer.echo(
+            "Refusing to start: --demo seeds accounts with published passwords; "
+            "it is for development only.",
+            err=True,
+        )
         raise typer.Exit(2)
     if not settings.is_production:
         asyncio.run(_prepare(settings, demo=demo))

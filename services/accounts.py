@@ -251,9 +251,9 @@ async def change_password(ctx: ServiceContext, *, current: str, new: str) -> Use
     user.updated_at = ctx.now()
     revoked = await sessions.revoke_all_sessions(
         ctx.db,
-        user_id=user.id,
+        user_id=user.id,  # type: ignore[arg-type]
         now=ctx.now(),
-        keep_session_id=ctx.actor.session_id,  # type: ignore[arg-type]
+        keep_session_id=ctx.actor.session_id,
     )
     audit.password_changed(ctx, user=user, sessions_revoked=revoked)
     return user
@@ -341,8 +341,8 @@ async def open_session(ctx: ServiceContext, user: User, *, via: str = "password"
         await sessions.revoke_session(ctx.db, session_id=ctx.actor.session_id, now=now)
     new_device = await sessions.is_new_device(
         ctx.db,
-        user_id=user.id,
-        origin=origin,  # type: ignore[arg-type]
+        user_id=user.id,  # type: ignore[arg-type]
+        origin=origin,
     )
     session, token = await sessions.start_session(
         ctx.db, ctx.settings, user=user, origin=origin, now=now

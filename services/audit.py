@@ -167,7 +167,9 @@ def invitation_sent(ctx: ServiceContext, *, invitation: Invitation) -> None:
         "invitation.sent",
         team_id=invitation.team_id,
         target=invitation,
-        details={"email": invitation.email, "role": invitation.role.value},
+        # No address: once accepted it is a member's email, which the team's admins may not
+        # see unless it is public or inside a verified domain [P1, P2].
+        details={"role": invitation.role.value},
     )
 
 

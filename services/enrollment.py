@@ -37,9 +37,9 @@ async def suggested_teams(ctx: ServiceContext) -> list[SuggestedTeamView]:
     rows = await ctx.db.execute(_offers(ctx, user, OFFERING).order_by(col(Team.name)))
     return [
         SuggestedTeamView(
-            team_id=team.id,
+            team_id=team.id,  # type: ignore[arg-type]
             slug=team.slug,
-            name=team.name,  # type: ignore[arg-type]
+            name=team.name,
             domain=domain.unicode_name,
         )
         for team, domain in rows

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
+from sqlmodel import col
 
 from auth import policy
 from auth.secrets import new_token, token_hash
@@ -38,8 +39,8 @@ async def invite(ctx: ServiceContext, *, team_id: int, email: str, role: Role) -
     # No "already a member" check by address: it would let an admin confirm which member owns
     # a private email [P1]. A member who accepts is told so instead.
     pending = await ctx.db.scalar(
-        select(Invitation.id).where(
-            *_pending(now), Invitation.team_id == team_id, Invitation.email == address
+        select(col(Invitation.id)).where(
+            *_pending(now), col(Invitation.team_id) == team_id, col(Invitation.email) == address
         )
     )
     if pending:
@@ -79,9 +80,11 @@ async def invite(ctx: ServiceContext, *, team_id: int, email: str, role: Role) -
 
 async def revoke(ctx: ServiceContext, *, invitation_id: int) -> InvitationView:
     policy.require_user(ctx.actor)
-    team_id = await ctx.db.scalar(select(Invitation.team_id).where(Invitation.id == invitation_id))
+    team_id = await ctx.db.scalar(
+        select(col(Invitation.team_id)).where(col(Invitation.id) == invitation_id)
+    )
     own = await locked_membership(ctx, team_id) if team_id is not None else None
-    invitation = await _fresh(ctx, Invitation.id == invitation_id) if own is not None else None
+    invitation = await _fresh(ctx, col(Invitation.id) == invitation_id) if own is not None else None
     if invitation is None or own is None:
         # Another team's invitation looks exactly like a missing one.
         raise NotFound("No such invitation.", field="invitationId")
@@ -102,12 +105,14 @@ async def accept(ctx: ServiceContext, *, token: str) -> MemberView:
         # hashed) matches no invitation.
         raise NotFound("This invitation link is not valid.", field="token")
     hashed = token_hash(ctx.settings.secret_key, token)
-    team_id = await ctx.db.scalar(select(Invitation.team_id).where(Invitation.token_hash == hashed))
+    team_id = await ctx.db.scalar(
+        select(col(Invitation.team_id)).where(col(Invitation.token_hash) == hashed)
+    )
     if team_id is not None:
         # Taken before reading the invitation, so two acceptances (or an acceptance and a
         # revocation) take turns and the second sees what the first did.
         await lock_team(ctx, team_id)
-    invitation = await _fresh(ctx, Invitation.token_hash == hashed)
+    invitation = await _fresh(ctx, col(Invitation.token_hash) == hashed)
     if invitation is None:
         raise NotFound("This invitation link is not valid.", field="token")
     if invitation.accepted_at is not None:
@@ -126,8 +131,8 @@ async def accept(ctx: ServiceContext, *, token: str) -> MemberView:
         raise Conflict("You are already a member of this team.", field="token")
     member = Member(
         team_id=invitation.team_id,
-        user_id=user.id,
-        role=invitation.role,  # type: ignore[arg-type]
+        user_id=user.id,  # type: ignore[arg-type]
+        role=invitation.role,
         created_at=now,
     )
     ctx.db.add(member)
@@ -149,8 +154,8 @@ async def pending_for_teams(
     """Pending invitations per team; the caller has checked policy.can_manage_members_role."""
     rows = await ctx.db.execute(
         select(Invitation)
-        .where(*_pending(ctx.now()), Invitation.team_id.in_(team_ids))  # type: ignore[attr-defined]
-        .order_by(Invitation.id)
+        .where(*_pending(ctx.now()), col(Invitation.team_id).in_(team_ids))
+        .order_by(col(Invitation.id))
     )
     by_team: dict[int, list[InvitationView]] = {team_id: [] for team_id in team_ids}
     for invitation in rows.scalars():
@@ -159,14 +164,16 @@ async def pending_for_teams(
 
 
 async def invitations_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[InvitationView | None]:
-    """For node(id:): only managers of the invitation's team see it."""
+    """For node(id:): only managers of the invitation's team see it, and only while it is
+    pending: an accepted invitation's address is a member's (possibly private) email."""
     if ctx.actor.user_id is None or not ids:
         return [None for _ in ids]
     managed = policy.managed_team_ids(ctx.actor)
     rows = await ctx.db.execute(
         select(Invitation).where(
-            Invitation.id.in_(set(ids)),  # type: ignore[union-attr]
-            Invitation.team_id.in_(managed),  # type: ignore[attr-defined]
+            col(Invitation.id).in_(set(ids)),
+            col(Invitation.team_id).in_(managed),
+            *_pending(ctx.now()),
         )
     )
     found = {invitation.id: _view(invitation) for invitation in rows.scalars()}
@@ -185,11 +192,11 @@ async def _fresh(ctx: ServiceContext, condition: Any) -> Invitation | None:
     ).scalar_one_or_none()
 
 
-def _pending(now: datetime) -> tuple:  # type: ignore[type-arg]
+def _pending(now: datetime) -> tuple[ColumnElement[bool], ...]:
     return (
-        Invitation.accepted_at.is_(None),  # type: ignore[union-attr]
-        Invitation.revoked_at.is_(None),  # type: ignore[union-attr]
-        Invitation.expires_at > now,
+        col(Invitation.accepted_at).is_(None),
+        col(Invitation.revoked_at).is_(None),
+        col(Invitation.expires_at) > now,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -53,7 +53,7 @@ async def membership(ctx: ServiceContext, team_id: int) -> Member | None:
     return (
         await ctx.db.execute(
             select(Member)
-            .where(Member.team_id == team_id, Member.user_id == ctx.actor.user_id)
+            .where(col(Member.team_id) == team_id, col(Member.user_id) == ctx.actor.user_id)
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
@@ -78,7 +78,7 @@ async def lock_team(ctx: ServiceContext, team_id: int) -> None:
     # its connection take the database's write lock. On PostgreSQL it locks the team row.
     await ctx.db.execute(
         update(Team)
-        .where(Team.id == team_id)  # type: ignore[arg-type]
+        .where(col(Team.id) == team_id)
         .values(updated_at=Team.updated_at)
         .execution_options(synchronize_session=False)
     )
@@ -90,18 +90,19 @@ async def find_team(
     """The team if the viewer may see it; None otherwise (never revealing that it exists)."""
     if ctx.actor.user is None:
         return None
-    statement = select(Team, Member.role).outerjoin(
-        Member, (Member.team_id == Team.id) & (Member.user_id == ctx.actor.user_id)
+    statement = select(Team, col(Member.role)).outerjoin(
+        Member,
+        (col(Member.team_id) == col(Team.id)) & (col(Member.user_id) == ctx.actor.user_id),
     )
     if team_id is not None:
-        statement = statement.where(Team.id == team_id)
+        statement = statement.where(col(Team.id) == team_id)
     elif slug is not None:
         wanted = slug.strip().lower()
         if not normalize.SLUG_RE.fullmatch(wanted):
             # No team has such a slug. Cutting an overlong one short could name a different
             # team, and PostgreSQL would refuse some strings (NUL bytes) with an error.
             return None
-        statement = statement.where(Team.slug == wanted)
+        statement = statement.where(col(Team.slug) == wanted)
     else:
         return None
     found = (await ctx.db.execute(statement)).first()
@@ -116,16 +117,19 @@ async def find_team(
 async def viewer_teams(ctx: ServiceContext, page: PageRequest) -> Page[TeamView]:
     user = policy.require_user(ctx.actor)
     statement = (
-        select(Member.id, Team, Member.role)
-        .join(Team, Team.id == Member.team_id)
-        .where(Member.user_id == user.id)
-        .order_by(Member.id)
+        select(col(Member.id), Team, col(Member.role))
+        .join(Team, col(Team.id) == col(Member.team_id))
+        .where(col(Member.user_id) == user.id)
+        .order_by(col(Member.id))
         .limit(page.first + 1)
     )
     if page.after is not None:
-        statement = statement.where(Member.id > page.after)
+        statement = statement.where(col(Member.id) > page.after)
     rows = await ctx.db.execute(statement)
-    return Page.from_rows([(key, _team_view(team, role)) for key, team, role in rows], page)
+    # SQLModel types every id `int | None`; a stored membership always has one.
+    return Page.from_rows(
+        [(cast(int, key), _team_view(team, role)) for key, team, role in rows], page
+    )
 
 
 async def member_pages(
@@ -135,16 +139,16 @@ async def member_pages(
     if not teams:
         return []
     team_ids = [team.id for team in teams]
-    members = _member_rows(ctx).where(Member.team_id.in_(team_ids))  # type: ignore[attr-defined]
+    members = _member_rows(ctx).where(col(Member.team_id).in_(team_ids))
     if page.after is not None:
-        members = members.where(Member.id > page.after)  # type: ignore[operator]
+        members = members.where(col(Member.id) > page.after)
     if len(team_ids) == 1:
         # One team: a plain LIMIT lets the database stop early instead of ranking every row.
-        statement = members.order_by(Member.id).limit(page.first + 1)
+        statement = members.order_by(col(Member.id)).limit(page.first + 1)
     else:
         ranked = members.add_columns(
             func.row_number()
-            .over(partition_by=Member.team_id, order_by=Member.id)
+            .over(partition_by=col(Member.team_id), order_by=col(Member.id))
             .label("position")
         ).subquery()
         statement = (
@@ -160,9 +164,9 @@ async def member_pages(
 
 async def member_counts(ctx: ServiceContext, team_ids: Sequence[int]) -> list[int]:
     rows = await ctx.db.execute(
-        select(Member.team_id, func.count())
-        .where(Member.team_id.in_(team_ids))  # type: ignore[attr-defined]
-        .group_by(Member.team_id)
+        select(col(Member.team_id), func.count())
+        .where(col(Member.team_id).in_(team_ids))
+        .group_by(col(Member.team_id))
     )
     counts: dict[int, int] = {team_id: count for team_id, count in rows}
     return [counts.get(team_id, 0) for team_id in team_ids]
@@ -201,7 +205,7 @@ async def create_team(ctx: ServiceContext, *, name: str, slug: str | None) -> Te
     user = policy.require_user(ctx.actor)
     clean_name = normalize.text(name, "name", max_length=100, required=True)
     clean_slug = normalize.slug(slug if slug else normalize.slug_from_name(clean_name))
-    if await ctx.db.scalar(select(func.count()).where(Team.slug == clean_slug)):
+    if await ctx.db.scalar(select(func.count()).where(col(Team.slug) == clean_slug)):
         raise Conflict("That slug is taken.", field="slug")
     now = ctx.now()
     team = Team(slug=clean_slug, name=clean_name, created_at=now, updated_at=now)
@@ -282,13 +286,13 @@ async def contact_admins(
     recipients = (
         (
             await ctx.db.execute(
-                select(User.email)
-                .join(Member, Member.user_id == User.id)
+                select(col(User.email))
+                .join(Member, col(Member.user_id) == col(User.id))
                 .where(
-                    Member.team_id == team_id,
-                    Member.role.in_([Role.OWNER, Role.ADMIN]),  # type: ignore[attr-defined]
-                    User.status == UserStatus.ACTIVE,
-                    User.id != sender.id,
+                    col(Member.team_id) == team_id,
+                    col(Member.role).in_([Role.OWNER, Role.ADMIN]),
+                    col(User.status) == UserStatus.ACTIVE,
+                    col(User.id) != sender.id,
                 )
             )
         )
@@ -329,12 +333,12 @@ def _team_view(team: Team, role: Role | None) -> TeamView:
 def _member_rows(ctx: ServiceContext) -> Select[Any]:
     """Exactly the columns a MemberView needs: the membership and its user, in one join."""
     return select(
-        Member.id.label("member_id"),  # type: ignore[union-attr]
-        Member.team_id,
-        Member.role,
-        Member.created_at.label("joined_at"),  # type: ignore[attr-defined]
+        col(Member.id).label("member_id"),
+        col(Member.team_id),
+        col(Member.role),
+        col(Member.created_at).label("joined_at"),
         *user_columns(ctx),
-    ).join(User, User.id == Member.user_id)  # type: ignore[arg-type]
+    ).join(User, col(User.id) == col(Member.user_id))
 
 
 def _member_view(ctx: ServiceContext, row: object) -> MemberView:
@@ -357,13 +361,13 @@ async def _member_for_update(ctx: ServiceContext, member_id: int) -> tuple[Membe
     """The member to act on and the actor's own membership of its team, read under the team's
     lock. Another team's member looks exactly like a missing one."""
     policy.require_user(ctx.actor)
-    team_id = await ctx.db.scalar(select(Member.team_id).where(Member.id == member_id))
+    team_id = await ctx.db.scalar(select(col(Member.team_id)).where(col(Member.id) == member_id))
     own = await locked_membership(ctx, team_id) if team_id is not None else None
     target = (
         (
             await ctx.db.execute(
                 select(Member)
-                .where(Member.id == member_id)
+                .where(col(Member.id) == member_id)
                 .execution_options(populate_existing=True)
             )
         ).scalar_one_or_none()
@@ -378,6 +382,6 @@ async def _member_for_update(ctx: ServiceContext, member_id: int) -> tuple[Membe
 async def _owner_count(ctx: ServiceContext, team_id: int) -> int:
     # Exact: callers hold the team's lock (locked_membership), so no owner can change meanwhile.
     count = await ctx.db.scalar(
-        select(func.count()).where(Member.team_id == team_id, Member.role == Role.OWNER)
+        select(func.count()).where(col(Member.team_id) == team_id, col(Member.role) == Role.OWNER)
     )
     return int(count or 0)

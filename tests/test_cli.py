@@ -134,9 +134,12 @@ def test_production_refuses_to_start_with_the_default_secret(tmp_path: Path) -> 
 
 def test_demo_data_is_refused_in_production(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*ORGWARD, "serve", "--demo"], cwd=ROOT,
+        [*ORGWARD, "serve", "--demo"],
+        cwd=ROOT,
         env=_env(tmp_path, ORGWARD_ENVIRONMENT="production", ORGWARD_SECRET_KEY="s" * 40),
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "--demo" in result.stderr

@@ -581,3 +581,24 @@ async def test_revoking_while_the_invitee_accepts_never_does_both(world: World) 
         (row,) = (await connection.execute(select(Invitation))).all()
     assert (row.accepted_at is None) != (row.revoked_at is None)
     assert await count(world, Member) == (1 if accept_errors else 2)
+
+
+async def test_p1_an_accepted_invitation_no_longer_shows_its_address(world: World) -> None:
+    olga, team = await acme(world)
+    payload = await invite(olga, team, "nina.private@example.org")
+    invitation_id = payload["invitation"]["id"]
+    token = await invited_token_for_existing(world, "nina.private@example.org")
+    nina = await world.sign_up("nina", email="nina.private@example.org", verified=False)
+    assert codes(await accept(nina, token)) == []
+
+    # The address is now a member's private email: neither the node nor the trail shows it.
+    assert (await olga(NODE, id=invitation_id))["node"] is None
+    trail = await olga(
+        '{ team(slug: "acme") { auditEvents(first: 50) { edges { node { action details } } } } }'
+    )
+    assert "nina.private@example.org" not in json.dumps(trail)
+
+
+async def invited_token_for_existing(world: World, email: str) -> str:
+    await world.deliver_mail()
+    return world.mailbox.token_in(email, "invitation")

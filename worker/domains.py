@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -102,13 +102,13 @@ def _claim(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-async def _due(db: AsyncSession, condition: object) -> list[Domain]:
+async def _due(db: AsyncSession, condition: ColumnElement[bool]) -> list[Domain]:
     return list(
         (
             await db.execute(
                 select(Domain)
                 .where(condition)
-                .order_by(col(Domain.id))  # type: ignore[arg-type]
+                .order_by(col(Domain.id))
                 .limit(BATCH_SIZE)
                 .with_for_update(skip_locked=True)
             )
