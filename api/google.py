@@ -4,6 +4,12 @@ Both always answer with a redirect. Success goes where `next` asked (allow-liste
 or to the front end. A new account goes to the front end's sign-in page with `?signup=google`
 and a signup ticket in its own HttpOnly cookie, for `completeSignup`. A refusal goes to the same
 page with `?error=<code>` (see README), never to an error status.
+
+Linking a Google account to the signed-in user needs `GET /auth/google/login?link=1` (the
+provider is then asked to let the user pick the account). A plain login ignores any session
+the browser has: it is a sign-in as that Google account, exactly as for a signed-out browser
+(into the account it is linked to, `account_exists` for another account's verified address,
+or a new sign-up), so a session cookie alone never links anything.
 """
 
 from __future__ import annotations
@@ -43,17 +49,21 @@ def routes(settings: Settings) -> list[Route]:
             )
             if next_url is None:
                 return _refused(settings, "invalid_next")
-        state: AppState = request.app.state.orgward
-        async with state.sessions() as db:
-            try:
-                who = await identify(request, db, state)
-            except bearer.BearerError:
-                return _refused(settings, "invalid_credentials")
-            await db.commit()
+        started_by = None
+        if request.query_params.get("link") == "1":
+            # Linking is asked for explicitly, by a signed-in user; a plain login never links.
+            state: AppState = request.app.state.orgward
+            async with state.sessions() as db:
+                try:
+                    who = await identify(request, db, state)
+                except bearer.BearerError:
+                    return _refused(settings, "invalid_credentials")
+                await db.commit()
+            if who.actor.user_id is None:
+                return _refused(settings, "signed_out")
+            started_by = who.actor.user_id
         try:
-            return _no_store(
-                await google.start(request, next_url=next_url, started_by=who.actor.user_id)
-            )
+            return _no_store(await google.start(request, next_url=next_url, started_by=started_by))
         except SignInRefused as refusal:
             return _refused(settings, refusal.reason)
 

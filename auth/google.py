@@ -72,7 +72,13 @@ class GoogleAccount:
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> GoogleAccount:
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not 0 < len(subject) <= 255:
+        # Printable ASCII only: PostgreSQL refuses a NUL byte in text, and a subject is an
+        # identifier, not prose (Google's are decimal digits).
+        if (
+            not isinstance(subject, str)
+            or not 0 < len(subject) <= 255
+            or not (subject.isascii() and subject.isprintable())
+        ):
             raise SignInRefused("invalid_id_token", "The ID token names no valid subject.")
         verified = claims.get("email_verified")
         picture = _text(claims.get("picture"), 2048)
@@ -93,6 +99,7 @@ class Flow:
     """What the browser's flow cookie remembers between login and callback."""
 
     next_url: str | None
+    # Set only for a flow started with `?link=1` by a signed-in user: link to that user.
     started_by: int | None
 
 
@@ -111,13 +118,18 @@ class GoogleSignIn:
     async def start(
         self, request: Request, *, next_url: str | None, started_by: int | None
     ) -> Response:
-        """Redirect to the provider; the flow cookie remembers where to go back and for whom."""
+        """Redirect to the provider; the flow cookie remembers where to go back and for whom.
+
+        `started_by` is given only for a link flow (`?link=1`): the provider is then asked to
+        let the user choose the account (`prompt=select_account`), so a link never happens
+        silently with whatever Google account the browser is signed in to."""
         state = secrets.token_urlsafe(32)
         request.session.clear()
         request.session[_FLOW_KEY] = {"state": state, "next": next_url, "user": started_by}
+        extra = {"prompt": "select_account"} if started_by is not None else {}
         try:
             response: Response = await self.client.authorize_redirect(
-                request, self.settings.google_callback_url, state=state
+                request, self.settings.google_callback_url, state=state, **extra
             )
         except (httpx2.HTTPError, ValueError, KeyError, RuntimeError) as error:
             log.warning("google.discovery_failed", error=repr(error))

@@ -63,6 +63,11 @@ class Domain(SQLModel, table=True):
     last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_check_ok: bool | None = None
     last_check_message: str | None = Field(default=None, sa_type=String(255))
+    # When owners and admins were told of the current run of failed checks; None after a
+    # success, so each run of failures is reported once, whichever path saw it first.
+    failure_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When an admin last asked for a check (verifyDomain): the cooldown between such checks.
+    check_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @staticmethod
     def in_force(now: datetime) -> ColumnElement[bool]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import Id, UTCDateTime, enum_type
@@ -28,7 +28,11 @@ class Team(SQLModel, table=True):
 
 class Member(SQLModel, table=True):
     __tablename__ = "member"
-    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id"),
+        # Member pages are keyset scans of one team in id order.
+        Index("ix_member_team_id_id", "team_id", "id"),
+    )
 
     id: int | None = Field(default=None, sa_type=Id, primary_key=True)
     team_id: int = Field(

@@ -310,3 +310,11 @@ def identity_unlinked(ctx: ServiceContext, *, user: User, provider: str, identit
 
 def verification_email_sent(ctx: ServiceContext, *, user: User) -> None:
     _record(ctx, "user.verification_email_sent", target=user)
+
+
+def email_released(ctx: ServiceContext, *, user: User) -> None:
+    """An unverified address taken off an account because its owner proved it elsewhere (the
+    address itself stays out of the trail)."""
+    _record(
+        ctx, "user.email_released", target=user, details={"reason": "verified_by_google_sign_up"}
+    )

@@ -2,8 +2,8 @@
 
 The resolver's address and port come from settings (tests run a DNS server on loopback); with
 no address set the system's resolver answers. Every failure to look up (no such name, no
-record, SERVFAIL, timeout) comes back as a failed Proof with a message for the team's admins,
-never as an exception.
+record, SERVFAIL, a CNAME loop, timeout) comes back as a failed Proof with a message for the
+team's admins, never as an exception.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import dns.asyncresolver
 import dns.exception
+import dns.message
 import dns.name
 import dns.resolver
 
@@ -84,6 +85,20 @@ def _resolver(settings: Settings) -> dns.asyncresolver.Resolver:
     return resolver
 
 
+def _unanswered(name: str, error: dns.resolver.NoNameservers) -> str:
+    """What the DNS said when no server gave a usable answer: its response code (SERVFAIL,
+    REFUSED, …), a CNAME chain that loops or is too long, or why the answer was unusable."""
+    errors = error.kwargs.get("errors") or []
+    cause = errors[-1][3] if errors and len(errors[-1]) > 3 else None
+    if isinstance(cause, str):
+        return f"the DNS server answered {cause} for {name}."
+    if isinstance(cause, dns.message.ChainTooLong):
+        return f"the CNAME records at {name} form a loop or a chain too long to follow."
+    if isinstance(cause, Exception):
+        return f"the DNS server's answer for {name} was unusable ({type(cause).__name__}: {cause})."
+    return f"no DNS server could answer for {name}."
+
+
 async def _txt(resolver: dns.asyncresolver.Resolver, name: str) -> _Lookup:
     try:
         answer = await resolver.resolve(
@@ -96,8 +111,7 @@ async def _txt(resolver: dns.asyncresolver.Resolver, name: str) -> _Lookup:
             name, problem=f"no answer for {name} within {resolver.lifetime:g} seconds (timeout)."
         )
     except dns.resolver.NoNameservers as error:
-        rcode = "REFUSED" if "REFUSED" in str(error) else "SERVFAIL"
-        return _Lookup(name, problem=f"the DNS server could not answer for {name} ({rcode}).")
+        return _Lookup(name, problem=_unanswered(name, error))
     except (dns.exception.DNSException, OSError) as error:
         return _Lookup(name, problem=f"{type(error).__name__} for {name}: {error}")
     if answer.rrset is None:

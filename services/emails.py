@@ -113,3 +113,18 @@ def domain_lapsed(*, team_name: str, domain: str) -> Email:
             "and check the domain.\n"
         ),
     )
+
+
+def google_linked(*, username: str, google_email: str, when: datetime) -> Email:
+    return Email(
+        kind="google_linked",
+        subject="A Google account was linked to your Orgward account",
+        body=(
+            f"Hello {username},\n\n"
+            f"A Google account was linked to your Orgward account at {_when(when)}:\n\n"
+            f"  {google_email}\n\n"
+            "It can now be used to sign in as you. If this was not you, sign in, unlink it "
+            "from your account settings, change your password and sign out your other "
+            "sessions.\n"
+        ),
+    )

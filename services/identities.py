@@ -3,13 +3,18 @@
 Accounts are found by the provider's subject, never by email alone: an email that already
 belongs to an account is not merged into it (whoever controls the Google account would take
 the Orgward account over); its owner signs in with their password first and links from there.
+
+An address nobody proved (an account whose email is still unverified) does not block the
+Google account that proves it: the address is taken off that account (see `_release_email`),
+so registering someone else's address cannot lock its owner out. Every new link is audited and
+announced by email to the account's address.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -17,10 +22,15 @@ from auth import policy
 from auth.google import PROVIDER, GoogleAccount, SignInRefused
 from core.errors import Conflict, InvalidInput
 from models import Identity, User, UserStatus
-from services import accounts, audit, email_events, normalize, signups, usernames
+from services import accounts, audit, email_events, emails, normalize, signups, usernames
 from services.accounts import SignedIn
 from services.context import ServiceContext
+from services.outbox import send_email
 from services.signups import SignupPending
+
+# Where an address taken off an account that never proved it goes: unique, and undeliverable
+# (RFC 2606 reserves `.invalid`), so nothing is ever sent to the squatted address again.
+RELEASED_EMAIL = "released+{user_id}@invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +58,17 @@ async def google_signed_in(
         return await _link(ctx, account, email, identity, started_by)
     if identity is not None and owner is not None:
         return await _sign_in(ctx, account, email, identity, owner)
-    if await ctx.db.scalar(select(exists().where(col(User.email) == email))):
-        raise SignInRefused(
-            "account_exists",
-            "An account already uses this email address. Sign in with your password, then "
-            "link your Google account from your account settings.",
-        )
+    holder = (await ctx.db.execute(select(User).where(col(User.email) == email))).scalars().first()
+    if holder is not None:
+        if holder.email_verified_at is not None or holder.status is UserStatus.PENDING:
+            # A verified address (or another Google sign-up still waiting for its birth date):
+            # never merged, never taken.
+            raise SignInRefused(
+                "account_exists",
+                "An account already uses this email address. Sign in with your password, "
+                "then link your Google account from your account settings.",
+            )
+        await _release_email(ctx, holder)
     return await _start_signup(ctx, account, email)
 
 
@@ -72,13 +87,25 @@ async def unlink(ctx: ServiceContext, *, identity_id: int) -> None:
     identity = await ctx.db.get(Identity, identity_id)
     policy.check_identity_owner(ctx.actor, identity.user_id if identity else None)
     assert identity is not None
+    # Write first, count after: the no-op update locks the user's row on PostgreSQL and takes
+    # the database's write lock on SQLite, so two unlinks (or an unlink and a password removal)
+    # take turns and the second one counts what the first left.
+    await ctx.db.execute(
+        update(User)
+        .where(col(User.id) == user.id)
+        .values(updated_at=User.updated_at)
+        .execution_options(synchronize_session=False)
+    )
     others = await ctx.db.scalar(
         select(func.count())
         .select_from(Identity)
         .where(col(Identity.user_id) == user.id, col(Identity.id) != identity.id)
     )
+    password_hash = await ctx.db.scalar(
+        select(col(User.password_hash)).where(col(User.id) == user.id)
+    )
     policy.check_keeps_a_way_to_sign_in(
-        has_password=user.password_hash is not None, other_identities=int(others or 0)
+        has_password=password_hash is not None, other_identities=int(others or 0)
     )
     await ctx.db.delete(identity)
     audit.identity_unlinked(ctx, user=user, provider=identity.provider, identity_id=identity_id)
@@ -117,6 +144,12 @@ async def _link(
         identity = _new_identity(ctx, user, account, email)
         await _flush_or_conflict(ctx, "This Google account was just linked elsewhere.")
         audit.identity_linked(ctx, user=user, provider=PROVIDER, identity_id=identity.id)
+        # The owner hears of every new way into their account, at their own address.
+        send_email(
+            ctx,
+            to=user.email,
+            email=emails.google_linked(username=user.username, google_email=email, when=ctx.now()),
+        )
     else:
         _refresh(ctx, identity, account, email)
     await _note_verified(ctx, user, email)
@@ -180,6 +213,20 @@ def _refresh(ctx: ServiceContext, identity: Identity, account: GoogleAccount, em
     identity.picture = account.picture
     identity.hd = account.hd
     identity.last_used_at = ctx.now()
+
+
+async def _release_email(ctx: ServiceContext, holder: User) -> None:
+    """Take an unproven address off the account holding it, for the Google account that proves
+    it. Nothing is sent to the address (its owner did not make that account); the account keeps
+    everything else and can set a real address again."""
+    now = ctx.now()
+    holder.email = RELEASED_EMAIL.format(user_id=holder.id)
+    holder.email_verified_at = None
+    holder.email_public = False
+    holder.updated_at = now
+    # Flushed now: the new account takes the address in the same transaction.
+    await _flush_or_conflict(ctx, "Another sign-up just took this email address.")
+    audit.email_released(ctx, user=holder)
 
 
 async def _note_verified(ctx: ServiceContext, user: User, email: str) -> None:

@@ -13,6 +13,7 @@ import idna
 from email_validator import EmailNotValidError, validate_email
 
 from core.errors import InvalidInput
+from services.dns_proof import challenge_name
 
 USERNAME_RE = re.compile(r"^[a-z0-9_-]{3,39}$")
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,37}[a-z0-9])$")
@@ -201,6 +202,9 @@ def domain_name(value: str, field: str = "name") -> str:
         or labels[-1].isdigit()  # an IP address, not a name
     ):
         raise InvalidInput("That is not a valid domain name.", field=field)
+    if len(challenge_name(ascii_name)) > 253:
+        # The proof is published at _orgward-challenge.<name>, a DNS name too.
+        raise InvalidInput("That domain name is too long to be verified.", field=field)
     return ascii_name
 
 

@@ -47,22 +47,38 @@ async def complete_signup(
     username: str | None = None,
 ) -> SignedIn:
     """[P4] The birth date decides: old enough activates the account and signs in; under age
-    deletes the account and its identity, keeping nothing."""
-    found_ticket, user = await _pending(ctx, ticket)
+    deletes the account and its identity, keeping nothing.
+
+    The ticket is redeemed once, atomically (`_redeem`), before anything else changes: of two
+    answers sent at once, the one that redeems it decides and the other finds no sign-up to
+    complete (UNAUTHENTICATED). An under-age answer redeems it in a transaction of its own,
+    committed with the deletion (the request's is rolled back, as for any error); an adult
+    answer redeems it in the request's transaction, so a username conflict rolls the
+    redemption back too and the sign-up can be completed again."""
     today = ctx.now().date()
     country = normalize.country(country)
     born = normalize.birth_date(birth_date, today)
     minimum = ctx.settings.minimum_age_for(country)
     if normalize.age_on(born, today) < minimum:
-        await _discard(ctx, user.id)  # type: ignore[arg-type]
+        await _discard(ctx, ticket)
         raise SignupDiscarded(
             f"You must be at least {minimum} years old to create an account"
             + (f" in {country}." if country else ".")
             + " Nothing about this sign-up was kept.",
             field="birthDate",
         )
-    if username is not None:
-        wanted = normalize.username(username)
+    wanted = normalize.username(username) if username is not None else None
+    user_id = await _redeem(ctx.db, ctx, ticket)
+    user = (
+        await ctx.db.execute(
+            select(User)
+            .where(col(User.id) == user_id, col(User.status) == UserStatus.PENDING)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if user is None:
+        raise _no_signup()
+    if wanted is not None:
         if wanted != user.username and not await usernames.available(ctx, wanted):
             raise Conflict("That username is taken.", field="username")
         user.username = wanted
@@ -72,7 +88,6 @@ async def complete_signup(
     user.country = country
     user.updated_at = now
     user.last_login_at = now
-    await ctx.db.delete(found_ticket)
     try:
         await ctx.db.flush()
     except IntegrityError:  # two sign-ups raced for the username
@@ -104,30 +119,33 @@ async def issue_ticket(ctx: ServiceContext, user: User) -> SignupPending:
     return SignupPending(ticket=ticket, username=user.username, expires_at=expires_at)
 
 
-async def _pending(ctx: ServiceContext, ticket: str | None) -> tuple[SignupTicket, User]:
-    missing = Unauthenticated("There is no sign-up to complete: sign in with Google again.")
+def _no_signup() -> Unauthenticated:
+    return Unauthenticated("There is no sign-up to complete: sign in with Google again.")
+
+
+async def _redeem(db: AsyncSession, ctx: ServiceContext, ticket: str | None) -> int:
+    """Use the ticket up, in one statement: only one caller ever gets its account back."""
     if not ticket or len(ticket) > 128 or not (ticket.isascii() and ticket.isprintable()):
-        raise missing
-    found = (
-        await ctx.db.execute(
-            select(SignupTicket, User)
-            .join(User, col(User.id) == SignupTicket.user_id)
-            .where(
-                col(SignupTicket.ticket_hash) == token_hash(ctx.settings.secret_key, ticket),
-                col(SignupTicket.expires_at) > ctx.now(),
-                col(User.status) == UserStatus.PENDING,
-            )
+        raise _no_signup()
+    user_id = await db.scalar(
+        delete(SignupTicket)
+        .where(
+            col(SignupTicket.ticket_hash) == token_hash(ctx.settings.secret_key, ticket),
+            col(SignupTicket.expires_at) > ctx.now(),
         )
-    ).first()
-    if found is None:
-        raise missing
-    return found[0], found[1]
+        .returning(col(SignupTicket.user_id))
+    )
+    if user_id is None:
+        raise _no_signup()
+    return int(user_id)
 
 
-async def _discard(ctx: ServiceContext, user_id: int) -> None:
+async def _discard(ctx: ServiceContext, ticket: str | None) -> None:
     # Committed on a session of its own: the request's transaction is rolled back because the
-    # mutation answers with an error, but the account must be gone all the same.
+    # mutation answers with an error, but the account must be gone all the same. The request's
+    # transaction has written nothing yet, so this never waits on it.
     async with AsyncSession(ctx.engine) as db:
+        user_id = await _redeem(db, ctx, ticket)
         await discard_pending(db, user_ids=[user_id])
         await db.commit()
 

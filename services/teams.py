@@ -139,22 +139,33 @@ async def member_pages(
     if not teams:
         return []
     team_ids = [team.id for team in teams]
-    members = _member_rows(ctx).where(col(Member.team_id).in_(team_ids))
-    if page.after is not None:
-        members = members.where(col(Member.id) > page.after)
+    after = [col(Member.id) > page.after] if page.after is not None else []
     if len(team_ids) == 1:
-        # One team: a plain LIMIT lets the database stop early instead of ranking every row.
-        statement = members.order_by(col(Member.id)).limit(page.first + 1)
-    else:
-        ranked = members.add_columns(
-            func.row_number()
-            .over(partition_by=col(Member.team_id), order_by=col(Member.id))
-            .label("position")
-        ).subquery()
+        # One team: a keyset scan of (team_id, id) that stops after first + 1 rows.
         statement = (
-            select(ranked)
+            _member_rows(ctx)
+            .where(col(Member.team_id) == team_ids[0], *after)
+            .order_by(col(Member.id))
+            .limit(page.first + 1)
+        )
+    else:
+        # Rank memberships alone (an index scan), then join users for the winners only:
+        # ranking the member-user join would read every user of every team.
+        ranked = (
+            select(
+                col(Member.id).label("ranked_id"),
+                func.row_number()
+                .over(partition_by=col(Member.team_id), order_by=col(Member.id))
+                .label("position"),
+            )
+            .where(col(Member.team_id).in_(team_ids), *after)
+            .subquery()
+        )
+        statement = (
+            _member_rows(ctx)
+            .join(ranked, ranked.c.ranked_id == col(Member.id))
             .where(ranked.c.position <= page.first + 1)
-            .order_by(ranked.c.team_id, ranked.c.member_id)
+            .order_by(col(Member.team_id), col(Member.id))
         )
     by_team: dict[int, list[tuple[int, MemberView]]] = {team_id: [] for team_id in team_ids}
     for row in await ctx.db.execute(statement):

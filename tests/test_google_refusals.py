@@ -244,6 +244,22 @@ async def test_an_id_token_signed_with_another_key_is_refused(
     assert landing.error == "invalid_id_token"
 
 
+@pytest.mark.parametrize(
+    "subject",
+    ["1102484\x0095921", "g-ada\n", "g-\u200bada", "gé-ada", "a" * 256, ""],
+    ids=["nul", "newline", "zero-width-space", "non-ascii", "too-long", "empty"],
+)
+async def test_an_id_token_whose_subject_is_not_printable_ascii_is_refused(
+    world: World, browser: Browser, provider: OidcProvider, subject: str
+) -> None:
+    # A NUL byte reached PostgreSQL as text and came back as a 500.
+    provider.behaviour.id_token_changes = {"sub": subject}
+
+    landing = await refused_id_token(world, browser)
+
+    assert landing.error == "invalid_id_token"
+
+
 # --- the provider itself --------------------------------------------------------------------
 
 

@@ -3,14 +3,26 @@ proposed from the email; only name, email, picture and hd are kept from Google [
 
 from __future__ import annotations
 
-from datetime import date
+import asyncio
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import inspect, select, text
 
 import models
 from core.db import session_factory
-from models import AuditEvent, Identity, OutboxMessage, SignupTicket, User, UserStatus
+from models import (
+    AuditEvent,
+    Domain,
+    DomainStatus,
+    Enrollment,
+    Identity,
+    Member,
+    OutboxMessage,
+    SignupTicket,
+    User,
+    UserStatus,
+)
 from services.usernames import base_from_email
 from tests.support.google import (  # noqa: F401 (fixtures, known by their short names)
     COMPLETE_SIGNUP,
@@ -143,8 +155,9 @@ async def test_the_sweep_keeps_a_sign_up_that_is_still_waiting(
     await pending_sign_up(browser, sub="g-ada", email="ada@example.com")
     world.clock.advance(minutes=29)
 
-    await world.deliver_mail()
+    done = await world.deliver_mail()
 
+    assert done["abandoned_signups"] == 0
     assert [user.status for user in await rows(world, User)] == [UserStatus.PENDING]
 
 
@@ -164,6 +177,73 @@ async def test_signing_in_again_before_finishing_resumes_the_same_account(
     assert [error["code"] for error in stale["completeSignup"]["errors"]] == ["UNAUTHENTICATED"]
     assert fresh["completeSignup"]["viewer"]["username"] == "ada"
     assert len(await rows(world, User)) == 1
+
+
+async def test_p4_the_same_answer_sent_twice_at_once_completes_once(
+    world: World, browser: Browser, provider: OidcProvider
+) -> None:
+    await pending_sign_up(browser, sub="g-ada", email="ada@example.com")
+
+    answers = await asyncio.gather(
+        browser.raw(COMPLETE_SIGNUP, input={"birthDate": "1990-05-17"}),
+        browser.raw(COMPLETE_SIGNUP, input={"birthDate": "1990-05-17"}),
+    )
+
+    assert all("errors" not in answer for answer in answers), answers  # no 500
+    outcomes = sorted(
+        tuple(error["code"] for error in answer["data"]["completeSignup"]["errors"])
+        for answer in answers
+    )
+    assert outcomes == [(), ("UNAUTHENTICATED",)]
+    (user,) = await rows(world, User)
+    assert user.status is UserStatus.ACTIVE
+    assert len(await audit_rows(world, "user.signed_up")) == 1
+
+
+async def test_p4_an_under_age_and_an_adult_answer_at_once_never_leave_an_active_account(
+    world: World, browser: Browser, provider: OidcProvider
+) -> None:
+    """Whichever answer redeems the ticket first decides; the other finds no sign-up to
+    complete. So: under age accepted (FORBIDDEN) and no account at all, or the adult answer
+    accepted and the under-age one UNAUTHENTICATED, never FORBIDDEN with an active account."""
+    await pending_sign_up(browser, sub="g-kid", email="kid@example.com")
+
+    under_age, adult = await asyncio.gather(
+        browser.raw(COMPLETE_SIGNUP, input={"birthDate": years_ago(world, 12)}),
+        browser.raw(COMPLETE_SIGNUP, input={"birthDate": "1990-05-17"}),
+    )
+
+    assert "errors" not in under_age and "errors" not in adult, (under_age, adult)  # no 500
+    under_age_codes = [e["code"] for e in under_age["data"]["completeSignup"]["errors"]]
+    adult_codes = [e["code"] for e in adult["data"]["completeSignup"]["errors"]]
+    users = await rows(world, User)
+    if under_age_codes == ["FORBIDDEN"]:
+        assert adult_codes == ["UNAUTHENTICATED"]
+        assert adult["data"]["completeSignup"]["viewer"] is None
+        for model in (User, Identity, SignupTicket, AuditEvent, OutboxMessage):
+            assert await rows(world, model) == [], model
+    else:
+        assert (under_age_codes, adult_codes) == (["UNAUTHENTICATED"], [])
+        assert [user.status for user in users] == [UserStatus.ACTIVE]
+
+
+async def test_p4_a_username_conflict_keeps_the_sign_up_open(
+    world: World, browser: Browser, provider: OidcProvider
+) -> None:
+    await world.sign_up("lovelace")
+    await pending_sign_up(browser, sub="g-ada", email="ada@example.com")
+    taken = await browser(
+        COMPLETE_SIGNUP, input={"birthDate": "1990-05-17", "username": "lovelace"}
+    )
+
+    done = await browser(COMPLETE_SIGNUP, input={"birthDate": "1990-05-17"})
+
+    assert [error["code"] for error in taken["completeSignup"]["errors"]] == ["CONFLICT"]
+    assert done["completeSignup"]["viewer"]["username"] == "ada"
+
+
+async def audit_rows(world: World, action: str) -> list[AuditEvent]:
+    return [event for event in await rows(world, AuditEvent) if event.action == action]
 
 
 # --- usernames ------------------------------------------------------------------------------
@@ -235,6 +315,7 @@ async def test_p3_only_name_email_picture_and_hd_are_stored_from_google(
     new_browser,
     provider: OidcProvider,  # type: ignore[no-untyped-def]
 ) -> None:
+    provider.behaviour.id_token_changes = dict(EXTRA_CLAIMS)
     await signed_up_with_google(
         browser,
         sub="g-ada",
@@ -277,6 +358,70 @@ async def test_p3_only_name_email_picture_and_hd_are_stored_from_google(
     assert not [name for name in {c.name for c in inspect(User).columns} if "token" in name]
     assert len(provider.issued_tokens) == 4  # two sign-ins, an access and an ID token each
     await assert_stored_nowhere(world, provider.issued_tokens)
+    await assert_no_cell_contains(world, EXTRA_CLAIM_VALUES)
+
+
+# Claims a provider may send beyond the [P3] ones, each with a value found nowhere else.
+EXTRA_CLAIMS = {
+    "given_name": "Augusta-Given-Qx7",
+    "family_name": "Byron-Family-Qx7",
+    "locale": "en-GB-x-qx7",
+    "phone_number": "+44 20 7946 0777",
+    "phone_number_verified": True,
+    "birthdate": "1815-12-10",
+    "address": {"street_address": "12 Qx7 St James's Square", "locality": "Qx7-London"},
+}
+EXTRA_CLAIM_VALUES = [
+    "Augusta-Given",
+    "Byron-Family",
+    "en-GB-x-qx7",
+    "7946 0777",
+    "1815-12-10",
+    "Qx7 St James",
+    "Qx7-London",
+]
+
+
+async def assert_no_cell_contains(world: World, needles: list[str]) -> None:
+    async with world.engine.connect() as connection:
+        for table in models.metadata.sorted_tables:
+            for row in await connection.execute(text(f'SELECT * FROM "{table.name}"')):
+                for value in row:
+                    found = [needle for needle in needles if needle in str(value)]
+                    assert not found, (table.name, found)
+
+
+# --- issue 4: domain enrollment -------------------------------------------------------------
+
+
+async def test_a_google_sign_up_in_an_auto_join_domain_joins_the_team(
+    world: World, browser: Browser, provider: OidcProvider
+) -> None:
+    owner = await world.sign_up("olga", email="olga@acme.example")
+    team = await world.make_team(owner, name="Acme", slug="acme")
+    now = world.clock.now()
+    async with session_factory(world.engine)() as db:
+        db.add(
+            Domain(
+                team_id=team.pk,
+                name="acme.example",
+                unicode_name="acme.example",
+                token="orgward-verification-token",
+                status=DomainStatus.VERIFIED,
+                enrollment=Enrollment.AUTO_JOIN,
+                created_at=now,
+                verified_at=now,
+                verified_until=now + timedelta(days=30),
+            )
+        )
+        await db.commit()
+
+    await signed_up_with_google(browser, sub="g-ada", email="ada@acme.example")
+
+    ada = await user_row(world, username="ada")
+    assert ada is not None
+    members = [m for m in await rows(world, Member) if m.user_id == ada.id]
+    assert [(member.team_id, member.role.value) for member in members] == [(team.pk, "member")]
 
 
 async def assert_stored_nowhere(world: World, secrets: list[str]) -> None:

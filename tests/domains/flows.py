@@ -28,7 +28,8 @@ VERIFY_DOMAIN = (
     """
 mutation VerifyDomain($input: DomainIdInput!) {
   verifyDomain(input: $input) {
-    domain { ...DomainFields } errors { __typename code field message }
+    domain { ...DomainFields }
+    errors { __typename code field message ... on RateLimitedError { retryAfterSeconds } }
   }
 }"""
     + DOMAIN_FIELDS

@@ -8,7 +8,14 @@ from datetime import timedelta
 
 from core.db import session_factory
 from models import Role
-from tests.domains.flows import TEAM_DOMAINS, add_domain, publish, team_with_admin, unpublish
+from tests.domains.flows import (
+    TEAM_DOMAINS,
+    add_domain,
+    publish,
+    team_with_admin,
+    unpublish,
+    verify,
+)
 from tests.domains.flows import verified_domain as verified
 from tests.support.dns import Zone
 from tests.support.world import World
@@ -205,3 +212,99 @@ async def test_workers_sweeping_at_once_check_each_domain_once(world: World, dns
     challenge_lookups = [name for name in dns.asked if name.startswith("_orgward-challenge.")]
     assert sorted(challenge_lookups) == [f"_orgward-challenge.site{n}.example" for n in range(6)]
     assert {d["status"] for d in await domains_of(adam)} == {"VERIFIED"}
+
+
+async def test_two_teams_proving_one_name_at_once_cannot_stop_other_teams_checks(
+    world: World, dns: Zone
+) -> None:
+    """One person's two teams add the same name and publish both tokens, so both become due in
+    the batch that also re-checks another team's verified domain; the worker is then down for
+    a day (the clock jumps). Only the first of the two may hold the name, and the victim's
+    domain is re-checked and kept every day after."""
+    _, adam, acme = await team_with_admin(world)
+    victim = await verified(dns, adam, acme, "acme.example")
+    eve = await world.sign_up("eve")
+    first = await world.make_team(eve, name="Eve One", slug="eve-one")
+    second = await world.make_team(eve, name="Eve Two", slug="eve-two")
+    world.clock.advance(hours=23, minutes=55)
+    publish(dns, await add_domain(eve, first, "evil.example"))
+    publish(dns, await add_domain(eve, second, "evil.example"), at_apex=True)
+
+    for _day in range(9):
+        world.clock.advance(days=1)
+        done = await sweep(world)
+        assert done["domain_checks"] >= 1, done
+        (kept,) = await domains_of(adam)
+        assert kept["status"] == "VERIFIED"
+        assert kept["lastCheck"]["at"] == world.clock.now().isoformat()
+        assert kept["verifiedUntil"] == (world.clock.now() + timedelta(days=7)).isoformat()
+
+    (held,) = await domains_of(eve, "eve-one")
+    assert held["status"] == "VERIFIED"
+    assert kept["verifiedAt"] == victim["verifiedAt"]
+
+
+async def test_of_two_teams_proving_one_name_in_one_batch_the_first_added_holds_it(
+    world: World, dns: Zone
+) -> None:
+    eve = await world.sign_up("eve")
+    first = await world.make_team(eve, name="Eve One", slug="eve-one")
+    second = await world.make_team(eve, name="Eve Two", slug="eve-two")
+    publish(dns, await add_domain(eve, first, "evil.example"))
+    publish(dns, await add_domain(eve, second, "evil.example"), at_apex=True)
+    world.clock.advance(minutes=5)
+
+    assert (await sweep(world))["domain_checks"] == 2
+
+    (held,) = await domains_of(eve, "eve-one")
+    (refused,) = await domains_of(eve, "eve-two")
+    assert held["status"] == "VERIFIED"
+    assert refused["status"] == "PENDING"
+    assert refused["lastCheck"]["ok"] is False
+    assert refused["lastCheck"]["message"] == "Another team has already verified this domain."
+
+
+async def test_a_failed_check_asked_by_an_admin_warns_once_for_the_whole_run(
+    world: World, dns: Zone
+) -> None:
+    olga, adam, team = await team_with_admin(world)
+    domain = await verified(dns, adam, team, "acme.example")
+    unpublish(dns, domain)
+    world.clock.advance(hours=2)
+
+    checked = (await verify(adam, domain))["domain"]
+    assert (checked["status"], checked["lastCheck"]["ok"]) == ("VERIFIED", False)
+    await sweep(world)
+    for manager in (olga, adam):
+        assert len(world.mailbox.to(manager.email, "domain_check_failed")) == 1
+
+    for _step in range(8 * 6):  # the worker's retries, every 4 hours, until it lapses
+        world.clock.advance(hours=4)
+        await sweep(world)
+        await sweep(world)
+
+    (lapsed,) = await domains_of(adam)
+    assert lapsed["status"] == "LAPSED"
+    for manager in (olga, adam):
+        assert len(world.mailbox.to(manager.email, "domain_check_failed")) == 1
+        assert len(world.mailbox.to(manager.email, "domain_lapsed")) == 1
+
+
+async def test_a_success_ends_the_run_so_the_next_failure_warns_again(
+    world: World, dns: Zone
+) -> None:
+    olga, adam, team = await team_with_admin(world)
+    domain = await verified(dns, adam, team, "acme.example")
+    unpublish(dns, domain)
+    world.clock.advance(days=1)
+    await sweep(world)
+    publish(dns, domain)
+    world.clock.advance(hours=1)
+    await sweep(world)
+
+    unpublish(dns, domain)
+    world.clock.advance(days=1)
+    await sweep(world)
+    await sweep(world)
+
+    assert len(world.mailbox.to(olga.email, "domain_check_failed")) == 2

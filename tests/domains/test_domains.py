@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from tests.domains.flows import (
     REMOVE_DOMAIN,
     SET_ENROLLMENT,
     TEAM_DOMAINS,
+    VERIFY_DOMAIN,
     add_domain,
     publish,
     team_with_admin,
@@ -24,6 +26,8 @@ from tests.domains.flows import (
 )
 from tests.support.dns import Zone
 from tests.support.world import World
+from worker.context import WorkerContext
+from worker.domains import end_expired_domains
 
 TRAIL = """
 query($slug: String!) {
@@ -99,6 +103,7 @@ async def test_idna_names_are_stored_in_punycode_and_shown_in_unicode(
         "-acme.example",
         "x" * 64 + ".example",
         "a." * 130 + "example",
+        "a." * 117 + "example",
         "acme.example\x00",
     ],
     ids=[
@@ -116,6 +121,7 @@ async def test_idna_names_are_stored_in_punycode_and_shown_in_unicode(
         "leading-hyphen",
         "long-label",
         "long-name",
+        "too-long-for-the-proof-record",
         "nul",
     ],
 )
@@ -431,6 +437,7 @@ async def test_removing_a_domain_ends_it_and_every_step_is_audited(world: World,
     domain = await add_domain(adam, team, "acme.example")
     await verify(adam, domain)  # nothing published yet: a failed check
     publish(dns, domain)
+    world.clock.advance(seconds=30)
     await verify(adam, domain)
     await olga(SET_ENROLLMENT, input={"domainId": domain["id"], "enrollment": "SUGGEST"})
 
@@ -490,3 +497,92 @@ async def test_domains_of_many_teams_cost_as_many_statements_as_of_two(world: Wo
     assert names == [f"many{number}.example" for number in range(6)]
     assert len(few_data["viewer"]["teams"]["edges"]) == 2
     assert six.count == two.count, (two.statements, six.statements)
+
+
+# --- checks asked by admins: cooldown, races, DNS messages ----------------------------------
+
+
+async def test_an_admin_checks_a_domain_at_most_every_thirty_seconds(
+    world: World, dns: Zone
+) -> None:
+    olga, adam, team = await team_with_admin(world)
+    domain = await add_domain(adam, team, "acme.example")
+    await verify(adam, domain)
+    dns.asked.clear()
+    world.clock.advance(seconds=20)
+
+    refused = await verify(olga, domain)
+
+    assert refused["domain"] is None
+    assert refused["errors"] == [
+        {
+            "__typename": "RateLimitedError",
+            "code": "RATE_LIMITED",
+            "field": "domainId",
+            "message": "This domain was checked moments ago; try again in 10 seconds.",
+            "retryAfterSeconds": 10,
+        }
+    ]
+    assert dns.asked == []
+    world.clock.advance(seconds=10)
+    assert (await verify(olga, domain))["errors"] == []
+    events = [e["node"] for e in (await olga(TRAIL, slug="acme"))["team"]["auditEvents"]["edges"]]
+    assert [e["action"] for e in events if e["targetType"] == "domain"] == [
+        "domain.check_failed",
+        "domain.check_failed",
+        "domain.added",
+    ]
+
+
+async def test_a_domain_the_sweep_removes_during_the_lookup_is_not_found(
+    world: World, dns: Zone
+) -> None:
+    _, adam, team = await team_with_admin(world)
+    domain = await add_domain(adam, team, "acme.example")
+    publish(dns, domain)
+    world.clock.advance(days=7, seconds=-1)
+    answer = dns.hold("_orgward-challenge.acme.example")
+    context = WorkerContext(
+        engine=world.engine,
+        sessions=session_factory(world.engine),
+        settings=world.settings,
+        clock=world.clock,
+    )
+
+    checking = asyncio.create_task(adam.raw(VERIFY_DOMAIN, input={"domainId": domain["id"]}))
+    assert await asyncio.to_thread(answer.reached.wait, 10)
+    world.clock.advance(seconds=1)
+    removed = await end_expired_domains(context)
+    answer.release.set()
+    body = await checking
+
+    assert removed == 1
+    assert "errors" not in body, body
+    payload = body["data"]["verifyDomain"]
+    assert payload["domain"] is None
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("NOT_FOUND", "domainId")]
+    assert (await adam(TEAM_DOMAINS, slug="acme"))["team"]["domains"] == []
+
+
+async def test_a_cname_loop_is_reported_as_such(world: World, dns: Zone) -> None:
+    _, adam, team = await team_with_admin(world)
+    domain = await add_domain(adam, team, "acme.example")
+    dns.alias("_orgward-challenge.acme.example", "loop.acme.example")
+    dns.alias("loop.acme.example", "_orgward-challenge.acme.example")
+
+    checked = (await verify(adam, domain))["domain"]
+
+    assert checked["lastCheck"]["ok"] is False
+    assert checked["lastCheck"]["message"] == (
+        "The DNS lookup failed: the CNAME records at _orgward-challenge.acme.example form a "
+        "loop or a chain too long to follow."
+    )
+
+
+async def test_a_record_behind_a_cname_verifies_the_domain(world: World, dns: Zone) -> None:
+    _, adam, team = await team_with_admin(world)
+    domain = await add_domain(adam, team, "acme.example")
+    dns.alias("_orgward-challenge.acme.example", "proofs.hosting.example")
+    dns.publish("proofs.hosting.example", domain["txtRecord"]["value"])
+
+    assert (await verify(adam, domain))["domain"]["status"] == "VERIFIED"

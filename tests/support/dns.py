@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import socket
 import threading
+from dataclasses import dataclass, field
 
-from dnslib import QTYPE, RCODE, RR, TXT, DNSRecord
+from dnslib import CNAME, QTYPE, RCODE, RR, TXT, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A name whose answers wait: `reached` is set when it is asked, the answer goes out once
+    `release` is set (or after 10 seconds, so a failing test never hangs the server)."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 class Zone(BaseResolver):
@@ -18,6 +28,8 @@ class Zone(BaseResolver):
         self._lock = threading.Lock()
         self._txt: dict[str, list[list[str]]] = {}
         self._failing: set[str] = set()
+        self._aliases: dict[str, str] = {}
+        self._held: dict[str, Hold] = {}
         self.asked: list[str] = []
 
     def publish(self, name: str, *strings: str) -> None:
@@ -34,10 +46,24 @@ class Zone(BaseResolver):
         with self._lock:
             self._failing.add(_key(domain))
 
+    def alias(self, name: str, target: str) -> None:
+        """A CNAME at `name`; answers carry the whole chain, as a recursive resolver's do."""
+        with self._lock:
+            self._aliases[_key(name)] = _key(target)
+
+    def hold(self, name: str) -> Hold:
+        """Keep answers for `name` waiting until the test releases them."""
+        with self._lock:
+            return self._held.setdefault(_key(name), Hold())
+
     def clear(self) -> None:
         with self._lock:
             self._txt.clear()
             self._failing.clear()
+            self._aliases.clear()
+            for held in self._held.values():
+                held.release.set()
+            self._held.clear()
             self.asked.clear()
 
     def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord:
@@ -45,15 +71,28 @@ class Zone(BaseResolver):
         name = _key(str(request.q.qname))
         with self._lock:
             self.asked.append(name)
+            held = self._held.get(name)
+        if held is not None:
+            held.reached.set()
+            held.release.wait(10)
+        with self._lock:
             if any(name == bad or name.endswith("." + bad) for bad in self._failing):
                 reply.header.rcode = RCODE.SERVFAIL
                 return reply
-            records = [list(strings) for strings in self._txt.get(name, [])]
-        if not records:
+            chain: list[tuple[str, str]] = []
+            current = name
+            while current in self._aliases and current not in {step for step, _ in chain}:
+                chain.append((current, self._aliases[current]))
+                current = self._aliases[current]
+            records = [list(strings) for strings in self._txt.get(current, [])]
+        if not chain and not records:
             reply.header.rcode = RCODE.NXDOMAIN
-        elif request.q.qtype == QTYPE.TXT:
+            return reply
+        for alias, target in chain:
+            reply.add_answer(RR(alias, QTYPE.CNAME, rdata=CNAME(target), ttl=60))
+        if request.q.qtype == QTYPE.TXT:
             for strings in records:
-                reply.add_answer(RR(request.q.qname, QTYPE.TXT, rdata=TXT(strings), ttl=60))
+                reply.add_answer(RR(current, QTYPE.TXT, rdata=TXT(strings), ttl=60))
         return reply
 
 

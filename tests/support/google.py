@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 from starlette.applications import Starlette
 
 from api.app import create_app
@@ -104,13 +105,15 @@ class Browser:
         raise AssertionError("redirect loop")
 
     async def sign_in_with_google(self, next: str | None = None) -> Landing:
-        query = f"?{urlencode({'next': next})}" if next is not None else ""
-        return await self.visit(f"{ORIGIN}/auth/google/login{query}")
+        return await self.visit(login_url(next=next))
 
-    async def start(self, next: str | None = None) -> str:
+    async def link_google(self, next: str | None = None) -> Landing:
+        """The signed-in user links a Google account (`?link=1`)."""
+        return await self.visit(login_url(next=next, link=True))
+
+    async def start(self, next: str | None = None, *, link: bool = False) -> str:
         """Start a flow without going to the provider; returns the authorization URL."""
-        query = f"?{urlencode({'next': next})}" if next is not None else ""
-        response = await self.get(f"{ORIGIN}/auth/google/login{query}")
+        response = await self.get(login_url(next=next, link=link))
         assert response.status_code == 302
         return response.headers["location"]
 
@@ -120,6 +123,13 @@ class Browser:
     async def aclose(self) -> None:
         await self.graphql.aclose()
         await self.web.aclose()
+
+
+def login_url(*, next: str | None = None, link: bool = False) -> str:
+    params = {"next": next} if next is not None else {}
+    if link:
+        params["link"] = "1"
+    return f"{ORIGIN}/auth/google/login" + (f"?{urlencode(params)}" if params else "")
 
 
 @pytest.fixture(scope="session", name="oidc_provider")
@@ -178,7 +188,7 @@ async def identities_of(world: World, username: str) -> list[Identity]:
         rows = await db.execute(
             select(Identity)
             .join(User, User.id == Identity.user_id)  # type: ignore[arg-type]
-            .where(User.username == username)
+            .where(col(User.username) == username)
             .order_by(Identity.id)  # type: ignore[arg-type]
         )
         return list(rows.scalars())
@@ -188,7 +198,8 @@ async def user_row(world: World, **where: Any) -> User | None:
     async with session_factory(world.engine)() as db:
         statement = select(User)
         for name, value in where.items():
-            statement = statement.where(getattr(User, name) == value)
+            column: Any = getattr(User, name)
+            statement = statement.where(column == value)
         return (await db.execute(statement)).scalar_one_or_none()
 
 
