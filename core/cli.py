@@ -33,6 +33,10 @@ def serve(
     from api.app import create_app
 
     settings = _settings()
+    if "public_base_url" not in settings.model_fields_set:
+        # Unconfigured: the API is where it is served, so GraphiQL's own origin is trusted.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{port}"})
     try:
         settings.check_startable()
     except ValueError as error:

@@ -74,7 +74,8 @@ def test_serve_demo_prints_graphiql_url_and_credentials_that_sign_in(
     assert f"{base}/graphql" in output
     owner = re.search(r"owner\s+(\w+)\s+password: (\S+)", output)
     assert owner, output
-    with httpx.Client(base_url=base, headers={"origin": "http://127.0.0.1:8000"}) as http:
+    # The served address is the trusted origin when no public URL is configured (GraphiQL).
+    with httpx.Client(base_url=base, headers={"origin": base}) as http:
         signed_in = http.post(
             "/graphql",
             json={
