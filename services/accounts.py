@@ -14,7 +14,7 @@ from auth import passwords, policy, sessions, throttle
 from auth.secrets import new_token, token_hash
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from models import EmailVerification, User, UserSession, UserStatus
-from services import audit, email_events, emails, normalize
+from services import audit, email_events, emails, normalize, quotas
 from services.context import ServiceContext
 from services.outbox import send_email
 
@@ -183,6 +183,7 @@ async def resend_verification(ctx: ServiceContext) -> None:
     user = policy.require_user(ctx.actor)
     if user.email_verified_at is not None:
         raise InvalidInput("Your email address is already verified.", field="email")
+    await quotas.spend(ctx, quotas.VERIFICATION_EMAILS, f"user:{user.id}")
     await _send_verification(ctx, user)
     audit.verification_email_sent(ctx, user=user)
 

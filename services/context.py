@@ -27,7 +27,8 @@ class ServiceContext:
     def engine(self) -> AsyncEngine:
         """For writes that must outlive the request's transaction (a failed sign-in's count and
         audit event). When the app provides a side engine (a small pool of its own), a request
-        never waits for a second connection from the pool it already holds one of."""
+        never waits for a second connection from the pool it already holds one of. Use it
+        before the request writes anything: on SQLite the request's write lock would block it."""
         if self.side_engine is not None:
             return self.side_engine
         bind = self.db.bind

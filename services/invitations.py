@@ -14,7 +14,7 @@ from auth import policy
 from auth.secrets import new_token, token_hash
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models import Invitation, Member, Role, Team
-from services import audit, email_events, emails, normalize
+from services import audit, email_events, emails, normalize, quotas
 from services.context import ServiceContext
 from services.outbox import send_email
 from services.teams import MemberView, lock_team, locked_membership, members_by_id, membership
@@ -32,9 +32,12 @@ class InvitationView:
 
 
 async def invite(ctx: ServiceContext, *, team_id: int, email: str, role: Role) -> InvitationView:
+    inviter = policy.require_user(ctx.actor)
+    address = normalize.email(email)
+    # Counted before the team lock is taken: the side engine must not wait on this request.
+    await quotas.spend(ctx, quotas.INVITATIONS, f"user:{inviter.id}")
     manager = policy.require_team_manager(ctx.actor, await locked_membership(ctx, team_id))
     policy.check_grant(manager, role)
-    address = normalize.email(email)
     now = ctx.now()
     # No "already a member" check by address: it would let an admin confirm which member owns
     # a private email [P1]. A member who accepts is told so instead.

@@ -14,7 +14,7 @@ from sqlmodel import col
 from auth import policy
 from core.errors import Conflict, InvalidInput, NotFound
 from models import Member, Role, Team, User, UserStatus
-from services import audit, emails, normalize
+from services import audit, emails, normalize, quotas
 from services.context import ServiceContext
 from services.outbox import send_email
 from services.pages import Page, PageRequest
@@ -294,6 +294,7 @@ async def contact_admins(
         raise NotFound("No such team.", field="teamId")
     clean_subject = normalize.text(subject, "subject", max_length=150, required=True)
     body = normalize.multiline_text(message, "message", max_length=5000)
+    await quotas.spend(ctx, quotas.TEAM_CONTACTS, f"user:{sender.id}")
     recipients = (
         (
             await ctx.db.execute(
