@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from api.cookies import set_session_cookie
 from api.identity import identify
 from api.state import AppState
 from auth import bearer, redirects
@@ -115,19 +116,6 @@ def _landing(settings: Settings, outcome: Outcome, next_url: str | None) -> Resp
     if isinstance(outcome, SignedIn):
         set_session_cookie(response, settings, outcome.token)
     return response
-
-
-def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
-    """The same cookie as a password sign-in's (api/http.py)."""
-    response.set_cookie(
-        settings.session_cookie_name,
-        token,
-        max_age=settings.session_lifetime_days * 86400,
-        httponly=True,
-        secure=settings.secure_cookies,
-        samesite="lax",
-        path="/",
-    )
 
 
 def _refused(settings: Settings, reason: str) -> Response:

@@ -18,6 +18,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.context import RequestContext
+from api.cookies import clear_session_cookie, set_session_cookie
 from api.identity import identify
 from api.state import AppState
 from auth import bearer
@@ -172,27 +173,10 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
 
     def _apply_session_cookie(self, context: RequestContext, response: Response) -> None:
         token = context.new_session_token
-        if token is None:
-            return
-        settings = self.state.settings
         if token:
-            response.set_cookie(
-                settings.session_cookie_name,
-                token,
-                max_age=settings.session_lifetime_days * 86400,
-                httponly=True,
-                secure=settings.secure_cookies,
-                samesite="lax",
-                path="/",
-            )
-        else:
-            response.delete_cookie(
-                settings.session_cookie_name,
-                httponly=True,
-                secure=settings.secure_cookies,
-                samesite="lax",
-                path="/",
-            )
+            set_session_cookie(response, self.state.settings, token)
+        elif token == "":
+            clear_session_cookie(response, self.state.settings)
 
     # --- GraphQL over HTTP media types ----------------------------------------------------
 

@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from auth.actor import Actor
 from core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from core.settings import Settings
 from models import Domain, Member, Role, User
 
 MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN})
@@ -186,3 +187,12 @@ def check_keeps_a_way_to_sign_in(*, has_password: bool, other_identities: int) -
             "This is your only way to sign in: set a password or link another account first.",
             field="identityId",
         )
+
+
+def under_age_refusal(settings: Settings, age: int, country: str | None) -> str | None:
+    """[P4] Why someone of `age` may not have an account (the minimum is per country), or None."""
+    minimum = settings.minimum_age_for(country)
+    if age >= minimum:
+        return None
+    where = f" in {country}." if country else "."
+    return f"You must be at least {minimum} years old to create an account{where}"

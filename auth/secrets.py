@@ -14,3 +14,9 @@ def new_token() -> str:
 def token_hash(secret_key: str, token: str) -> str:
     """HMAC-SHA256: a leaked database alone cannot be used to forge or check tokens."""
     return hmac.new(secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def plausible_token(token: str) -> bool:
+    """Our tokens are short URL-safe text; anything else (unpaired surrogates included, which
+    cannot even be hashed) matches nothing, so it is refused before any database work."""
+    return 0 < len(token) <= 128 and token.isascii() and token.isprintable()

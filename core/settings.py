@@ -111,10 +111,6 @@ class Settings(BaseSettings):
         return self.environment is Environment.PRODUCTION
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
     def links_base_url(self) -> str:
         return self.frontend_url or self.public_base_url
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from auth import passwords, policy, sessions, throttle
-from auth.secrets import new_token, token_hash
+from auth.secrets import new_token, plausible_token, token_hash
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from models import EmailVerification, User, UserSession, UserStatus
 from services import audit, email_events, emails, normalize, quotas
@@ -44,14 +44,9 @@ async def sign_up(ctx: ServiceContext, data: SignUpInput) -> SignedIn:
     email = normalize.email(data.email)
     country = normalize.country(data.country)
     born = normalize.birth_date(data.birth_date, today)
-    minimum = ctx.settings.minimum_age_for(country)
-    if normalize.age_on(born, today) < minimum:
+    if refusal := policy.under_age_refusal(ctx.settings, normalize.age_on(born, today), country):
         # [P4] Refused before anything is written: an under-age sign-up leaves no trace.
-        raise Forbidden(
-            f"You must be at least {minimum} years old to create an account"
-            + (f" in {country}." if country else "."),
-            field="birthDate",
-        )
+        raise Forbidden(refusal, field="birthDate")
     problem = passwords.password_problem(data.password, username=username, email=email)
     if problem:
         raise InvalidInput(problem, field="password")
@@ -156,7 +151,7 @@ async def revoke_session(ctx: ServiceContext, *, session_id: int) -> None:
 
 async def verify_email(ctx: ServiceContext, *, token: str) -> User:
     now = ctx.now()
-    if not _plausible_token(token):
+    if not plausible_token(token):
         raise NotFound("This verification link is not valid.", field="token")
     found = (
         await ctx.db.execute(
@@ -390,12 +385,6 @@ def _plausible_identifier(lookup: str) -> bool:
     # Control characters (NUL above all, which PostgreSQL refuses) and unpaired surrogates
     # appear in no username or email address.
     return 0 < len(lookup) <= 254 and lookup.isprintable()
-
-
-def _plausible_token(token: str) -> bool:
-    # Our tokens are short URL-safe text; anything else (unpaired surrogates included, which
-    # cannot even be hashed) matches nothing.
-    return 0 < len(token) <= 128 and token.isascii() and token.isprintable()
 
 
 def _camel(name: str) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth.actor import Actor
 from core.clock import Clock
+from core.errors import Conflict
 from core.settings import Settings
 
 
@@ -34,3 +36,12 @@ class ServiceContext:
         bind = self.db.bind
         assert isinstance(bind, AsyncEngine)
         return bind
+
+
+async def flush_or_conflict(ctx: ServiceContext, message: str, *, field: str | None = None) -> None:
+    """Flush, turning a unique-constraint violation into CONFLICT: the race that the reads
+    before it cannot see (the same row written twice at once) is decided by the database."""
+    try:
+        await ctx.db.flush()
+    except IntegrityError:
+        raise Conflict(message, field=field) from None

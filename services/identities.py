@@ -15,16 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from auth import policy
 from auth.google import PROVIDER, GoogleAccount, SignInRefused
-from core.errors import Conflict, InvalidInput
+from core.errors import InvalidInput
 from models import Identity, User, UserStatus
 from services import accounts, audit, email_events, emails, normalize, signups, usernames
 from services.accounts import SignedIn
-from services.context import ServiceContext
+from services.context import ServiceContext, flush_or_conflict
 from services.outbox import send_email
 from services.signups import SignupPending
 
@@ -142,7 +141,7 @@ async def _link(
         )
     if identity is None:
         identity = _new_identity(ctx, user, account, email)
-        await _flush_or_conflict(ctx, "This Google account was just linked elsewhere.")
+        await flush_or_conflict(ctx, "This Google account was just linked elsewhere.")
         audit.identity_linked(ctx, user=user, provider=PROVIDER, identity_id=identity.id)
         # The owner hears of every new way into their account, at their own address.
         send_email(
@@ -187,7 +186,7 @@ async def _start_signup(ctx: ServiceContext, account: GoogleAccount, email: str)
         updated_at=now,
     )
     ctx.db.add(user)
-    await _flush_or_conflict(ctx, "Another sign-up just took this username or email.")
+    await flush_or_conflict(ctx, "Another sign-up just took this username or email.")
     _new_identity(ctx, user, account, email)
     return await signups.issue_ticket(ctx, user)
 
@@ -225,7 +224,7 @@ async def _release_email(ctx: ServiceContext, holder: User) -> None:
     holder.email_public = False
     holder.updated_at = now
     # Flushed now: the new account takes the address in the same transaction.
-    await _flush_or_conflict(ctx, "Another sign-up just took this email address.")
+    await flush_or_conflict(ctx, "Another sign-up just took this email address.")
     audit.email_released(ctx, user=holder)
 
 
@@ -233,12 +232,3 @@ async def _note_verified(ctx: ServiceContext, user: User, email: str) -> None:
     """Google vouching for the account's own address verifies it."""
     if user.email == email and user.email_verified_at is None:
         await email_events.email_verified(ctx, user, via="google")
-
-
-async def _flush_or_conflict(
-    ctx: ServiceContext, message: str, *, field: str | None = None
-) -> None:
-    try:
-        await ctx.db.flush()
-    except IntegrityError:
-        raise Conflict(message, field=field) from None

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, select
 from sqlmodel import col
 
 from auth import policy
-from auth.secrets import new_token, token_hash
+from auth.secrets import new_token, plausible_token, token_hash
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models import Invitation, Member, Role, Team
 from services import audit, email_events, emails, normalize, quotas
@@ -103,7 +103,7 @@ async def revoke(ctx: ServiceContext, *, invitation_id: int) -> InvitationView:
 async def accept(ctx: ServiceContext, *, token: str) -> MemberView:
     user = policy.require_user(ctx.actor)
     now = ctx.now()
-    if not _plausible_token(token):
+    if not plausible_token(token):
         # Our tokens are short URL-safe ASCII; anything else (a lone surrogate cannot even be
         # hashed) matches no invitation.
         raise NotFound("This invitation link is not valid.", field="token")
@@ -181,10 +181,6 @@ async def invitations_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[Inv
     )
     found = {invitation.id: _view(invitation) for invitation in rows.scalars()}
     return [found.get(invitation_id) for invitation_id in ids]
-
-
-def _plausible_token(token: str) -> bool:
-    return 0 < len(token) <= 128 and token.isascii() and token.isprintable()
 
 
 async def _fresh(ctx: ServiceContext, condition: Any) -> Invitation | None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from auth import policy
 from auth.secrets import new_token, token_hash
 from core.errors import Conflict, Forbidden, Unauthenticated
 from models import Identity, SignupTicket, User, UserStatus
@@ -58,15 +59,9 @@ async def complete_signup(
     today = ctx.now().date()
     country = normalize.country(country)
     born = normalize.birth_date(birth_date, today)
-    minimum = ctx.settings.minimum_age_for(country)
-    if normalize.age_on(born, today) < minimum:
+    if refusal := policy.under_age_refusal(ctx.settings, normalize.age_on(born, today), country):
         await _discard(ctx, ticket)
-        raise SignupDiscarded(
-            f"You must be at least {minimum} years old to create an account"
-            + (f" in {country}." if country else ".")
-            + " Nothing about this sign-up was kept.",
-            field="birthDate",
-        )
+        raise SignupDiscarded(refusal + " Nothing about this sign-up was kept.", field="birthDate")
     wanted = normalize.username(username) if username is not None else None
     user_id = await _redeem(ctx.db, ctx, ticket)
     user = (
