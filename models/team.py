@@ -22,6 +22,10 @@ class Team(SQLModel, table=True):
     id: int | None = Field(default=None, sa_type=Id, primary_key=True)
     slug: str = Field(sa_type=String(39), unique=True)
     name: str = Field(sa_type=String(100))
+    # Notice period, in days (0-30), before an announced takeover takes effect (SPEC 5).
+    takeover_notice_days: int = 7
+    # How long a deleted managed account is kept before it is purged (SPEC 8, P9).
+    managed_retention_days: int = 15
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -42,6 +42,9 @@ class User(SQLModel, table=True):
         default=None,
         sa_column=Column(Id, ForeignKey("team.id", ondelete="SET NULL"), index=True),
     )
+    # Since when the managing team manages the account, and through which of its domains.
+    managed_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    managed_domain: str | None = Field(default=None, sa_type=String(253))
     is_staff: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
