@@ -16,6 +16,7 @@ from api import node as node_resolver
 from api.context import Info
 from api.domains.mutations import DomainMutations
 from api.errors import MutationError, RateLimitedError
+from api.execution import FastExecutionContext
 from api.identities.mutations import IdentityMutations
 from api.limits import validation_rules
 from api.masking import MaskUnexpectedErrors
@@ -81,4 +82,5 @@ def create_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         types=[MutationError, RateLimitedError],
         extensions=extensions,  # type: ignore[arg-type]
+        execution_context_class=FastExecutionContext if settings.fast_execution else None,
     )

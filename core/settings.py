@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # and per-address limits); comma-separated addresses, or "*" behind a private load balancer.
     forwarded_allow_ips: str = "127.0.0.1"
 
+    # Plain attribute fields skip graphql-core's per-field resolver machinery (api/execution.py);
+    # off: the stock executor, for comparison.
+    fast_execution: bool = True
+
     worker_interval_seconds: float = 2.0
     run_worker_in_process: bool | None = None
 
