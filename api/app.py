@@ -13,17 +13,19 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from api import google, health
+from api import google, health, oauth
 from api.audit.export import export_audit_events
 from api.http import OrgwardGraphQL
 from api.limits_http import BodySizeLimit
 from api.metrics import MetricsMiddleware
 from api.schema import create_schema
 from api.state import AppState
+from auth import token_rate
 from auth.google import flow_cookie
 from core import migrate
 from core.clock import Clock, SystemClock
 from core.db import create_engine, create_side_engine, session_factory
+from core.logging import ensure_logging
 from core.settings import Settings
 from worker.context import WorkerContext
 from worker.runner import run_forever
@@ -41,6 +43,7 @@ def create_app(
 ) -> Starlette:
     settings = settings or Settings()
     settings.check_startable()
+    ensure_logging(settings)
     engine = engine or create_engine(settings)
     state = AppState(
         settings=settings,
@@ -48,6 +51,7 @@ def create_app(
         sessions=session_factory(engine),
         clock=clock or SystemClock(),
         side_engine=create_side_engine(settings),
+        redis=token_rate.connect(settings.redis_url),
     )
     graphql = OrgwardGraphQL(create_schema(settings), state)
     with_worker = settings.worker_in_process() if run_worker is None else run_worker
@@ -75,8 +79,13 @@ def create_app(
             await engine.dispose()
             if state.side_engine is not None:
                 await state.side_engine.dispose()
+            if state.redis is not None:
+                await state.redis.aclose()
 
-    middleware = [Middleware(MetricsMiddleware), Middleware(BodySizeLimit)]
+    middleware = [
+        Middleware(MetricsMiddleware),
+        Middleware(BodySizeLimit, exempt_paths=[oauth.TOKEN_PATH]),
+    ]
     if settings.allowed_origins:
         middleware.append(
             Middleware(
@@ -93,6 +102,7 @@ def create_app(
         routes=[
             *(google.routes(settings) if settings.google_enabled else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(oauth.TOKEN_PATH, oauth.token_endpoint, methods=["POST"]),
             Route("/teams/{slug}/audit-events.jsonl", export_audit_events, methods=["GET"]),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),

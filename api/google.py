@@ -24,7 +24,7 @@ from starlette.routing import Route
 from api.cookies import set_session_cookie
 from api.identity import identify
 from api.state import AppState
-from auth import bearer, redirects
+from auth import bearer, policy, redirects, token_rate
 from auth.google import SIGNUP_COOKIE, GoogleSignIn, SignInRefused, signup_cookie_path
 from core.errors import DomainError
 from core.settings import Settings
@@ -57,12 +57,13 @@ def routes(settings: Settings) -> list[Route]:
             async with state.sessions() as db:
                 try:
                     who = await identify(request, db, state)
-                except bearer.BearerError:
+                except (bearer.BearerError, token_rate.TokenRateLimited):
                     return _refused(settings, "invalid_credentials")
                 await db.commit()
-            if who.actor.user_id is None:
+            user = policy.session_user(who.actor)  # a token never links an identity
+            if user is None:
                 return _refused(settings, "signed_out")
-            started_by = who.actor.user_id
+            started_by = user.id
         try:
             return _no_store(await google.start(request, next_url=next_url, started_by=started_by))
         except SignInRefused as refusal:
@@ -82,7 +83,7 @@ def routes(settings: Settings) -> list[Route]:
                     ctx, account, started_by=flow.started_by
                 )
                 await db.commit()
-            except (DomainError, bearer.BearerError) as error:
+            except (DomainError, bearer.BearerError, token_rate.TokenRateLimited) as error:
                 await db.rollback()
                 reason = getattr(error, "reason", None) or _code(error)
                 log.info("google.sign_in_refused", reason=reason)
@@ -135,5 +136,5 @@ def _with_query(url: str, params: dict[str, str]) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
 
 
-def _code(error: DomainError | bearer.BearerError) -> str:
+def _code(error: DomainError | bearer.BearerError | token_rate.TokenRateLimited) -> str:
     return error.code.value.lower() if isinstance(error, DomainError) else "invalid_credentials"

@@ -21,7 +21,7 @@ from api.context import RequestContext
 from api.cookies import clear_session_cookie, set_session_cookie
 from api.identity import identify
 from api.state import AppState
-from auth import bearer
+from auth import bearer, token_rate
 from auth.google import SIGNUP_COOKIE
 
 log = structlog.get_logger("orgward.http")
@@ -108,6 +108,8 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
             response = PlainTextResponse(
                 error.description, status_code=401, headers={"www-authenticate": error.challenge}
             )
+        except token_rate.TokenRateLimited as error:
+            response = rate_limited(error)
         await response(scope, receive, send)
 
     # --- one transaction per request ------------------------------------------------------
@@ -216,6 +218,27 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
 
     def _encoded(self, data: object, *, status: int, media_type: str) -> Response:
         return Response(self.encode_json(data), status_code=status, media_type=media_type)
+
+
+def rate_limited(error: token_rate.TokenRateLimited) -> Response:
+    """A token over its limit: the whole request is refused before it runs (HTTP 429)."""
+    body = {
+        "errors": [
+            {
+                "message": str(error),
+                "extensions": {
+                    "code": "RATE_LIMITED",
+                    "retryAfterSeconds": error.retry_after_seconds,
+                },
+            }
+        ]
+    }
+    return Response(
+        orjson.dumps(body),
+        status_code=429,
+        media_type=JSON,
+        headers={"retry-after": str(error.retry_after_seconds)},
+    )
 
 
 def negotiate(accept: str | None) -> str:

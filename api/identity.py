@@ -12,6 +12,8 @@ from starlette.requests import Request
 from api.state import AppState
 from auth import bearer, sessions
 from auth.actor import Actor, Origin
+from services import tokens
+from services.context import ServiceContext
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -34,18 +36,25 @@ def origin_of(request: Request) -> Origin:
 
 
 async def identify(request: Request, db: AsyncSession, state: AppState) -> Identified:
-    """A bearer header wins over the cookie; raises bearer.BearerError for a bad bearer."""
+    """A bearer header wins over the cookie; raises bearer.BearerError for a bad bearer and
+    token_rate.TokenRateLimited for one over its limit."""
     origin = origin_of(request)
     request_id = origin.request_id or ""
     now = state.clock.now()
     authorization = request.headers.get("authorization")
     if authorization is not None:
-        actor = await bearer.authenticate(
-            db,
-            state.settings,
-            token=bearer.parse_authorization(authorization),
-            origin=origin,
-            now=now,
+        anonymous = ServiceContext(
+            db=db,
+            actor=Actor.anonymous(origin),
+            settings=state.settings,
+            clock=state.clock,
+            side_engine=state.side_engine,
+        )
+        actor = await tokens.authenticate(
+            anonymous,
+            bearer.parse_authorization(authorization),
+            leases=state.token_leases,
+            redis=state.redis,
         )
         return Identified(actor, request_id, cookie_authenticated=False)
     token = request.cookies.get(state.settings.session_cookie_name)

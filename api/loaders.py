@@ -7,15 +7,30 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from services import domains, invitations, teams, users
+from models import EmailChangeStatus, UserStatus
+from services import (
+    domains,
+    email_changes,
+    installations,
+    invitations,
+    managed_accounts,
+    teams,
+    users,
+)
 from services.context import ServiceContext
 from services.domains import DomainView
+from services.email_changes import EmailChangeView
+from services.installations import InstallationView
 from services.invitations import InvitationView
+from services.managed_accounts import ManagedAccountView, ManagedSettings, settings_of_teams
 from services.pages import Page, PageRequest
 from services.teams import MemberView, TeamView
 from services.users import UserView
 
 MemberPageKey = tuple[TeamView, PageRequest]
+# The team, the page, the statuses asked for, the domain (services.managed_accounts.domain_filter).
+ManagedPageKey = tuple[TeamView, PageRequest, tuple[UserStatus, ...], str | None]
+EmailChangePageKey = tuple[TeamView, PageRequest, tuple[EmailChangeStatus, ...]]
 
 
 class Loaders:
@@ -30,6 +45,16 @@ class Loaders:
         self.invitation = DataLoader[int, InvitationView | None](self._invitations_by_id)
         self.domains = DataLoader[int, list[DomainView]](self._domains)
         self.domain = DataLoader[int, DomainView | None](self._domains_by_id)
+        self.installation_page = DataLoader[tuple[int, PageRequest], Page[InstallationView]](
+            self._installation_pages
+        )
+        self.managed_settings = DataLoader[TeamView, ManagedSettings | None](self._managed_settings)
+        self.managed_account_page = DataLoader[ManagedPageKey, Page[ManagedAccountView] | None](
+            self._managed_account_pages
+        )
+        self.email_change_page = DataLoader[EmailChangePageKey, Page[EmailChangeView] | None](
+            self._email_change_pages
+        )
 
     async def _users(self, ids: Sequence[int]) -> list[UserView | None]:
         return await users.users_by_id(self._ctx, ids)
@@ -67,3 +92,52 @@ class Loaders:
 
     async def _domains_by_id(self, ids: Sequence[int]) -> list[DomainView | None]:
         return await domains.domains_by_id(self._ctx, ids)
+
+    async def _installation_pages(
+        self, keys: Sequence[tuple[int, PageRequest]]
+    ) -> list[Page[InstallationView]]:
+        # Teams asked with the same page arguments share one query.
+        groups: dict[PageRequest, list[int]] = defaultdict(list)
+        for team_id, page in keys:
+            groups[page].append(team_id)
+        results: dict[tuple[int, PageRequest], Page[InstallationView]] = {}
+        for page, team_ids in groups.items():
+            pages = await installations.installation_pages(self._ctx, team_ids, page)
+            for team_id, result in zip(team_ids, pages, strict=True):
+                results[(team_id, page)] = result
+        return [results[key] for key in keys]
+
+    async def _managed_settings(self, views: Sequence[TeamView]) -> list[ManagedSettings | None]:
+        return await settings_of_teams(self._ctx, views)
+
+    async def _managed_account_pages(
+        self, keys: Sequence[ManagedPageKey]
+    ) -> list[Page[ManagedAccountView] | None]:
+        # Teams asked with the same arguments share one query.
+        groups: dict[tuple[PageRequest, tuple[UserStatus, ...], str | None], list[TeamView]]
+        groups = defaultdict(list)
+        for team, page, statuses, domain in keys:
+            groups[(page, statuses, domain)].append(team)
+        results: dict[ManagedPageKey, Page[ManagedAccountView] | None] = {}
+        for (page, statuses, domain), group in groups.items():
+            pages = await managed_accounts.managed_account_pages(
+                self._ctx, group, page, statuses=statuses, domain=domain
+            )
+            for team, result in zip(group, pages, strict=True):
+                results[(team, page, statuses, domain)] = result
+        return [results[key] for key in keys]
+
+    async def _email_change_pages(
+        self, keys: Sequence[EmailChangePageKey]
+    ) -> list[Page[EmailChangeView] | None]:
+        # Teams asked with the same arguments share one query.
+        groups: dict[tuple[PageRequest, tuple[EmailChangeStatus, ...]], list[TeamView]]
+        groups = defaultdict(list)
+        for team, page, statuses in keys:
+            groups[(page, statuses)].append(team)
+        results: dict[EmailChangePageKey, Page[EmailChangeView] | None] = {}
+        for (page, statuses), group in groups.items():
+            pages = await email_changes.team_request_pages(self._ctx, group, statuses, page)
+            for team, result in zip(group, pages, strict=True):
+                results[(team, page, statuses)] = result
+        return [results[key] for key in keys]

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from api.apps.types import App, Installation
 from api.audit.types import AuditEvent
 from api.context import Info
 from api.domains.types import Domain
+from api.managed.types import email_change_request_node
+from api.notifications import Notification
 from api.relay import Node, from_global_id
+from api.takeover.types import Takeover
 from api.teams.types import Invitation, Member, Team
+from api.tokens.types import PersonalAccessToken
 from api.users.types import Session, User
-from services import accounts, audit_log, teams
+from auth import policy
+from services import (
+    accounts,
+    apps,
+    audit_log,
+    installations,
+    notifications,
+    takeover,
+    teams,
+    tokens,
+)
 
 
 async def _user(info: Info, key: int) -> Node | None:
@@ -34,8 +49,8 @@ async def _invitation(info: Info, key: int) -> Node | None:
 
 
 async def _session(info: Info, key: int) -> Node | None:
-    if info.context.actor.user is None:
-        return None
+    if policy.session_user(info.context.actor) is None:
+        return None  # sessions are for a signed-in session to see, never a token
     for row in await accounts.my_sessions(info.context.service):
         if row.id == key:
             return Session.from_row(row, info.context.actor.session_id)
@@ -52,6 +67,31 @@ async def _domain(info: Info, key: int) -> Node | None:
     return Domain.from_view(view) if view else None
 
 
+async def _app(info: Info, key: int) -> Node | None:
+    view = await apps.app_by_id(info.context.service, key)
+    return App.from_view(view) if view else None
+
+
+async def _installation(info: Info, key: int) -> Node | None:
+    (view,) = await installations.installations_by_id(info.context.service, [key])
+    return Installation.from_view(view) if view else None
+
+
+async def _personal_access_token(info: Info, key: int) -> Node | None:
+    view = await tokens.my_token(info.context.service, key)
+    return PersonalAccessToken.from_view(view) if view else None
+
+
+async def _takeover(info: Info, key: int) -> Node | None:
+    (view,) = await takeover.takeovers_by_id(info.context.service, [key])
+    return Takeover.from_view(view) if view else None
+
+
+async def _notification(info: Info, key: int) -> Node | None:
+    view = await notifications.my_notification(info.context.service, key)
+    return Notification.from_view(view) if view else None
+
+
 RESOLVERS: dict[str, Callable[[Info, int], Awaitable[Node | None]]] = {
     "User": _user,
     "Team": _team,
@@ -60,6 +100,12 @@ RESOLVERS: dict[str, Callable[[Info, int], Awaitable[Node | None]]] = {
     "Session": _session,
     "AuditEvent": _audit_event,
     "Domain": _domain,
+    "Takeover": _takeover,
+    "PersonalAccessToken": _personal_access_token,
+    "App": _app,
+    "Installation": _installation,
+    "EmailChangeRequest": email_change_request_node,
+    "Notification": _notification,
 }
 
 

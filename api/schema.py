@@ -13,28 +13,37 @@ from strawberry.extensions import (
 from strawberry.extensions.base_extension import SchemaExtension
 
 from api import node as node_resolver
+from api.apps.mutations import AppMutations
 from api.context import Info
 from api.domains.mutations import DomainMutations
 from api.errors import MutationError, RateLimitedError
 from api.execution import FastExecutionContext
 from api.identities.mutations import IdentityMutations
 from api.limits import validation_rules
+from api.managed.mutations import ManagedAccountMutations
 from api.masking import MaskUnexpectedErrors
+from api.notifications import NotificationMutations
 from api.relay import Node
+from api.takeover.mutations import TakeoverMutations
 from api.teams.mutations import TeamMutations
 from api.teams.types import Team
+from api.tokens.mutations import TokenMutations
 from api.users.mutations import UserMutations
 from api.users.types import User
 from api.viewer import Viewer
+from auth import policy
 from core.settings import Settings
 from services import teams, users
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The signed-in user, or null.")
+    @strawberry.field(
+        description="The signed-in user, or null (with a token: needs users:read; an app's "
+        "token has no viewer)."
+    )
     def viewer(self, info: Info) -> Viewer | None:
-        user = info.context.actor.user
+        user = policy.viewer_user(info.context.actor)
         return Viewer.from_row(user) if user else None
 
     @strawberry.field(description="Any object by its global id, if the viewer may see it.")
@@ -60,7 +69,17 @@ class Query:
 
 
 @strawberry.type
-class Mutation(UserMutations, TeamMutations, DomainMutations, IdentityMutations):
+class Mutation(
+    UserMutations,
+    TeamMutations,
+    DomainMutations,
+    IdentityMutations,
+    AppMutations,
+    TokenMutations,
+    TakeoverMutations,
+    NotificationMutations,
+    ManagedAccountMutations,
+):
     pass
 
 

@@ -4,14 +4,20 @@ from datetime import date, datetime
 
 import strawberry
 
+from api.apps.types import App, AppConnection
 from api.context import Info
 from api.domains.types import SuggestedTeam
 from api.identities.types import Identity
+from api.managed.types import EmailChangeRequest
+from api.notifications import NotificationConnection, viewer_notifications
 from api.relay import connection_edges, from_cursor, to_global_id
+from api.takeover.managing import ManagingTeam, managed_by
 from api.teams.types import Team, TeamConnection
+from api.tokens.types import PersonalAccessToken, PersonalAccessTokenConnection
 from api.users.types import Session, User
 from models import User as UserRow
-from services import accounts, enrollment, teams
+from services import accounts, apps, enrollment, teams, tokens
+from services.email_changes import my_pending_request
 from services.identities import my_identities
 from services.pages import PageRequest
 from services.users import user_view
@@ -85,7 +91,52 @@ class Viewer:
     async def identities(self, info: Info) -> list[Identity]:
         return [Identity.from_row(row) for row in await my_identities(info.context.service)]
 
+    @strawberry.field(
+        description="The viewer's personal access tokens, newest first (signed-in session only)."
+    )
+    async def personal_access_tokens(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> PersonalAccessTokenConnection:
+        page = await tokens.my_tokens(
+            info.context.service, PageRequest.of(first, from_cursor(after))
+        )
+        edges, page_info = connection_edges(page, PersonalAccessToken.from_view)
+        return PersonalAccessTokenConnection(edges=edges, page_info=page_info)
+
     @strawberry.field(description="The viewer's active sessions, most recently used first.")
     async def sessions(self, info: Info) -> list[Session]:
         rows = await accounts.my_sessions(info.context.service)
         return [Session.from_row(row, info.context.actor.session_id) for row in rows]
+
+    @strawberry.field(description="Partner apps the viewer registered (never their secrets).")
+    async def apps(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> AppConnection:
+        page = await apps.my_apps(info.context.service, PageRequest.of(first, from_cursor(after)))
+        edges, page_info = connection_edges(page, App.from_view)
+        return AppConnection(edges=edges, page_info=page_info)
+
+    @strawberry.field(description="The viewer's notices, newest first.")
+    async def notifications(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        unread_only: bool = False,
+    ) -> NotificationConnection:
+        return await viewer_notifications(info, first, after, unread_only)
+
+    @strawberry.field(
+        description="[P5] The team that manages the viewer's account, and since when; null if "
+        "none does."
+    )
+    async def managed_by(self, info: Info) -> ManagingTeam | None:
+        return await managed_by(info)
+
+    @strawberry.field(
+        description="The viewer's pending email-change request, when their account is managed "
+        "and the change waits for the team's approval."
+    )
+    async def email_change_request(self, info: Info) -> EmailChangeRequest | None:
+        view = await my_pending_request(info.context.service)
+        return EmailChangeRequest.from_view(view) if view else None

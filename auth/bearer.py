@@ -1,20 +1,26 @@
 """Bearer authentication for API clients (`Authorization: Bearer <token>`).
 
 Bearer requests never use the session cookie, so they are exempt from the cookie CSRF rule
-and may send queries over GET. Token kinds are recognised by auth.token_format; no issued
-token kind is stored yet (personal and installation tokens come with SPEC 6), so every
-well-formed token is unknown and refused like a revoked one.
+and may send queries over GET (never mutations). A token is checked offline first (prefix and
+checksum: a mistyped token costs no database work), then found by its keyed hash in one
+indexed lookup that brings its owner (personal tokens) and installation (app tokens) along.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from auth import token_format
-from auth.actor import Actor, Origin
+from auth import scopes, token_format
+from auth.actor import Actor, Origin, TokenGrant
+from auth.secrets import token_hash
 from core.settings import Settings
+from models import ApiToken, Installation, TokenKind, User, UserStatus
 
 
 class BearerError(Exception):
@@ -32,6 +38,48 @@ class BearerError(Exception):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RevokedToken:
+    """A revoked token that was presented anyway: worth an audit event (SPEC 9)."""
+
+    token_id: int
+    kind: TokenKind
+    user_id: int | None
+    team_id: int | None
+
+
+class RevokedTokenUsed(BearerError):
+    def __init__(self, token: RevokedToken) -> None:
+        super().__init__("invalid_token", UNUSABLE)
+        self.token = token
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    actor: Actor
+    token_id: int
+    last_used_at: datetime | None
+
+
+# One answer for unknown, expired, revoked and disabled: a caller learns nothing more.
+UNUSABLE = "The token is unknown, expired or revoked."
+
+_COLUMNS: tuple[Any, ...] = (
+    col(ApiToken.id),
+    col(ApiToken.kind),
+    col(ApiToken.scopes),
+    col(ApiToken.team_id),
+    col(ApiToken.installation_id),
+    col(ApiToken.user_id),
+    col(ApiToken.expires_at),
+    col(ApiToken.revoked_at),
+    col(ApiToken.last_used_at),
+    col(Installation.scopes).label("installation_scopes"),
+    col(Installation.uninstalled_at),
+    col(Installation.team_id).label("installation_team_id"),
+)
+
+
 def parse_authorization(header: str) -> str:
     scheme, _, credentials = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
@@ -41,9 +89,49 @@ def parse_authorization(header: str) -> str:
 
 async def authenticate(
     db: AsyncSession, settings: Settings, *, token: str, origin: Origin, now: datetime
-) -> Actor:
+) -> Authenticated:
     kind = token_format.parse(token)
     if kind is None:
         # Refused before any database work: a mistyped or foreign token.
         raise BearerError("invalid_token", "The token is malformed or its checksum is wrong.")
-    raise BearerError("invalid_token", "The token is unknown, expired or revoked.")
+    found = (
+        await db.execute(
+            select(User, *_COLUMNS)
+            .select_from(ApiToken)
+            .outerjoin(User, col(User.id) == col(ApiToken.user_id))
+            .outerjoin(Installation, col(Installation.id) == col(ApiToken.installation_id))
+            .where(col(ApiToken.token_hash) == token_hash(settings.secret_key, token))
+        )
+    ).first()
+    if found is None or found.kind != kind:
+        raise BearerError("invalid_token", UNUSABLE)
+    if found.revoked_at is not None:
+        raise RevokedTokenUsed(RevokedToken(found.id, kind, found.user_id, found.team_id))
+    if found.expires_at <= now:
+        raise BearerError("invalid_token", UNUSABLE)
+    granted = scopes.from_column(found.scopes)
+    user: User | None = found.User
+    if kind is TokenKind.PERSONAL:
+        # Deactivated, pending deletion, deleted or not yet signed up: the token is dead too.
+        if user is None or user.status != UserStatus.ACTIVE:
+            raise BearerError("invalid_token", UNUSABLE)
+    else:
+        if found.team_id is None or found.installation_id is None:
+            raise BearerError("invalid_token", UNUSABLE)
+        if found.uninstalled_at is not None or found.installation_team_id != found.team_id:
+            raise BearerError("invalid_token", UNUSABLE)
+        # The installation's grant bounds its tokens, should it ever shrink after issue.
+        granted &= scopes.from_column(found.installation_scopes or "")
+        user = None
+    grant = TokenGrant(
+        token_id=found.id,
+        kind=kind,
+        scopes=scopes.with_implied(granted),
+        team_id=found.team_id if kind is TokenKind.INSTALLATION else None,
+        installation_id=found.installation_id if kind is TokenKind.INSTALLATION else None,
+    )
+    return Authenticated(
+        actor=Actor(user=user, origin=origin, grant=grant),
+        token_id=found.id,
+        last_used_at=found.last_used_at,
+    )

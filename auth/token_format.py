@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import secrets
 import zlib
-from enum import StrEnum
+
+from models.token import TokenKind
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 RANDOM_LENGTH = 30
 CHECKSUM_LENGTH = 6
 
 
-class TokenKind(StrEnum):
-    PERSONAL = "owp"
-    INSTALLATION = "owi"
+# One enum for both the stored kind and the prefix (`token_format.TokenKind` is the model's).
+PREFIXES: dict[TokenKind, str] = {TokenKind.PERSONAL: "owp", TokenKind.INSTALLATION: "owi"}
+_KINDS = {prefix: kind for kind, prefix in PREFIXES.items()}
 
 
 def _base62(number: int, width: int) -> str:
@@ -32,7 +33,7 @@ def checksum(random_part: str) -> str:
 
 def new_token(kind: TokenKind) -> str:
     random_part = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
-    return f"{kind.value}_{random_part}{checksum(random_part)}"
+    return f"{PREFIXES[kind]}_{random_part}{checksum(random_part)}"
 
 
 def parse(token: str) -> TokenKind | None:
@@ -40,9 +41,8 @@ def parse(token: str) -> TokenKind | None:
     prefix, sep, rest = token.partition("_")
     if not sep or len(rest) != RANDOM_LENGTH + CHECKSUM_LENGTH:
         return None
-    try:
-        kind = TokenKind(prefix)
-    except ValueError:
+    kind = _KINDS.get(prefix)
+    if kind is None:
         return None
     if any(ch not in ALPHABET for ch in rest):
         return None

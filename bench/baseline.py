@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from auth import token_format
 from auth.secrets import token_hash
 
 MANAGERS = ("owner", "admin")
@@ -37,6 +38,12 @@ FROM user_session s JOIN user_account u ON u.id = s.user_id
 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.status = 'active'
 """
 TOUCH = "UPDATE user_session SET last_seen_at = $2 WHERE id = $1"
+# One indexed lookup by the token's keyed hash, as auth/bearer.py does (its owner comes along).
+BEARER = """
+SELECT t.kind, t.expires_at, t.revoked_at, u.id, u.status
+FROM api_token t LEFT JOIN user_account u ON u.id = t.user_id
+WHERE t.token_hash = $1
+"""
 TEAM = """
 SELECT t.id, m.role FROM team t
 LEFT JOIN member m ON m.team_id = t.id AND m.user_id = $2
@@ -118,6 +125,7 @@ class Baseline:
     def routes(self) -> list[Route]:
         return [
             Route("/baseline/q0", self.q0),
+            Route("/baseline/q0_bearer", self.q0_bearer),
             Route("/baseline/q2/{slug}", self.q2),
             Route("/baseline/q3", self.q3),
             Route("/baseline/q4/{slug}", self.q4),
@@ -174,6 +182,22 @@ class Baseline:
         async with self.pool.acquire() as conn:
             viewer = await self._viewer(conn, request, datetime.now(UTC))
         return self._json({"viewer": {"id": gid("User", viewer)} if viewer else None})
+
+    async def q0_bearer(self, request: Request) -> Response:
+        """The same answer as Q0 for a personal access token with users:read."""
+        assert self.pool is not None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or token_format.parse(token) is None:
+            return Response(status_code=401)
+        now = datetime.now(UTC)
+        async with self.pool.acquire() as conn:
+            rows = await self._fetch(conn, BEARER, token_hash(self.secret_key, token))
+        if not rows:
+            return Response(status_code=401)
+        kind, expires_at, revoked_at, user_id, status = rows[0]
+        if kind != "personal" or revoked_at is not None or expires_at <= now or status != "active":
+            return Response(status_code=401)
+        return self._json({"viewer": {"id": gid("User", user_id)}})
 
     async def q2(self, request: Request) -> Response:
         assert self.pool is not None

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from auth import token_format
 from auth.secrets import token_hash
 from core import migrate
 from core.db import create_engine
@@ -31,6 +32,10 @@ DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/orgward_ben
 SECRET_KEY = "orgward-bench-secret-key-for-loopback-runs-only-0123456789"
 SESSION_TOKEN = "bench-viewer-session-token-2b8f0c3e9d7a41f6a5c2e1d0b9a8f7e6"
 VIEWER_USERNAME = "bench_viewer"
+# The viewer's personal access token for Q0_bearer: a fixed random part keeps it stable.
+BEARER_RANDOM = "Bench0viewer0token0k3Xq9Zt2Lm4"
+BEARER_TOKEN = f"owp_{BEARER_RANDOM}{token_format.checksum(BEARER_RANDOM)}"
+BEARER_SCOPES = "teams:read users:read"
 # The filter of Q4: two of the eight actions the generator writes.
 AUDIT_ACTIONS = ("member.role_changed", "member.removed")
 ACTIONS = (
@@ -74,6 +79,7 @@ class Dataset:
     spec: Spec
     viewer_id: int
     session_token: str
+    bearer_token: str
     team_id: int
     team_slug: str
     team_members: int
@@ -171,6 +177,7 @@ async def describe(database_url: str, spec: Spec, *, built_seconds: float | None
         viewer_id = await connection.fetchval(
             "SELECT id FROM user_account WHERE username = $1", VIEWER_USERNAME
         )
+        await _ensure_bearer_token(connection, viewer_id)
         team_id = q2_team(spec)
         slug, members = await connection.fetchrow(
             "SELECT slug, (SELECT count(*) FROM member WHERE team_id = $1) FROM team WHERE id = $1",
@@ -195,6 +202,7 @@ async def describe(database_url: str, spec: Spec, *, built_seconds: float | None
         spec=spec,
         viewer_id=viewer_id,
         session_token=SESSION_TOKEN,
+        bearer_token=BEARER_TOKEN,
         team_id=team_id,
         team_slug=slug,
         team_members=members,
@@ -202,6 +210,22 @@ async def describe(database_url: str, spec: Spec, *, built_seconds: float | None
         audit_matches=matches,
         deep_after=deep_after,
         built_seconds=built_seconds,
+    )
+
+
+async def _ensure_bearer_token(connection: asyncpg.Connection, viewer_id: int) -> None:
+    """Written at every run rather than with the dataset, so a reused dataset has it too."""
+    await connection.execute(
+        """
+        INSERT INTO api_token (kind, token_hash, hint, name, user_id, scopes, created_at,
+            expires_at)
+        VALUES ('personal', $1, $2, 'bench', $3, $4, now(), now() + interval '365 days')
+        ON CONFLICT (token_hash) DO UPDATE SET revoked_at = NULL, expires_at = EXCLUDED.expires_at
+        """,
+        token_hash(SECRET_KEY, BEARER_TOKEN),
+        BEARER_TOKEN[:8],
+        viewer_id,
+        BEARER_SCOPES,
     )
 
 

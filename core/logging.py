@@ -15,7 +15,11 @@ def configure_logging(settings: Settings) -> None:
     renderer = (
         structlog.processors.JSONRenderer()
         if settings.is_production
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: the default (rich, when installed) prints every frame's locals,
+        # which may hold passwords, tokens or client secrets.
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[
@@ -28,3 +32,10 @@ def configure_logging(settings: Settings) -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
+
+
+def ensure_logging(settings: Settings) -> None:
+    """For create_app: configure logging unless whoever runs the app (the CLI) already did, so a
+    server started any other way never falls back to structlog's defaults (locals in tracebacks)."""
+    if not structlog.is_configured():
+        configure_logging(settings)

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     signin_lockout_minutes: int = 60
     signin_ip_factor: int = 5
 
+    # Bearer tokens (SPEC 6): requests per token per minute (HTTP 429 beyond), the longest
+    # lifetime of a personal access token, and where the per-token counters live (Redis when
+    # set, else the database).
+    token_rate_per_minute: int = Field(default=600, ge=1)
+    token_max_days: int = Field(default=365, ge=1)
+    redis_url: str | None = None
+
     # Google sign-in (OpenID Connect, SPEC 3): on once a client id and secret are set.
     google_client_id: str | None = None
     google_client_secret: str | None = None
@@ -85,6 +92,13 @@ class Settings(BaseSettings):
     # Plain attribute fields skip graphql-core's per-field resolver machinery (api/execution.py);
     # off: the stock executor, for comparison.
     fast_execution: bool = True
+
+    # Lifetime of an installed app's access token from POST /oauth/token (SPEC 6).
+    installation_token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    # Per installation: tokens issued per hour (HTTP 429 beyond), and live tokens kept (a new one
+    # beyond that revokes the oldest).
+    installation_tokens_per_hour: int = Field(default=120, ge=1)
+    installation_live_tokens: int = Field(default=20, ge=1)
 
     worker_interval_seconds: float = 2.0
     run_worker_in_process: bool | None = None

@@ -6,19 +6,24 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from auth import passwords, policy, sessions, throttle
+from auth.scopes import Scope
 from auth.secrets import new_token, plausible_token, token_hash
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
-from models import EmailVerification, User, UserSession, UserStatus
+from models import EmailChangeRequest, EmailVerification, User, UserSession, UserStatus
 from services import audit, email_events, emails, normalize, quotas
-from services.context import ServiceContext
+from services.context import ServiceContext, flush_or_conflict
 from services.outbox import send_email
 
 INVALID_CREDENTIALS = "The username/email or password is wrong."
+INACTIVE = "This account is not active. Contact your team's administrators."
+# Said of an address someone asks to move to: never whether another account holds it [P1].
+ADDRESS_UNUSABLE = "That address cannot be used."
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +110,7 @@ async def sign_in(ctx: ServiceContext, *, identifier: str, password: str) -> Sig
         await audit.sign_in_failed(ctx, user_id=user.id if user else None)
         raise InvalidInput(INVALID_CREDENTIALS, field="identifier")
     if user.status is not UserStatus.ACTIVE:
-        raise Forbidden("This account is not active. Contact your team's administrators.")
+        raise Forbidden(INACTIVE)
 
     await throttle.forget(
         ctx.engine, [throttle.account_key(user.username), throttle.account_key(user.email)]
@@ -114,19 +119,18 @@ async def sign_in(ctx: ServiceContext, *, identifier: str, password: str) -> Sig
         await throttle.refund(ctx.engine, address, address_limits)
     if user.password_hash and passwords.needs_rehash(settings, user.password_hash):
         user.password_hash = await passwords.hash_password(settings, password)
-    user.last_login_at = now
     return await open_session(ctx, user)
 
 
 async def sign_out(ctx: ServiceContext) -> None:
-    user = policy.require_user(ctx.actor)
+    user = policy.require_session(ctx.actor)
     if ctx.actor.session_id is not None:
         await sessions.revoke_session(ctx.db, session_id=ctx.actor.session_id, now=ctx.now())
     audit.user_signed_out(ctx, user=user)
 
 
 async def my_sessions(ctx: ServiceContext) -> list[UserSession]:
-    user = policy.require_user(ctx.actor)
+    user = policy.require_session(ctx.actor)
     rows = await ctx.db.execute(
         select(UserSession)
         .where(
@@ -140,7 +144,7 @@ async def my_sessions(ctx: ServiceContext) -> list[UserSession]:
 
 
 async def revoke_session(ctx: ServiceContext, *, session_id: int) -> None:
-    user = policy.require_user(ctx.actor)
+    user = policy.require_session(ctx.actor)
     found = await ctx.db.get(UserSession, session_id)
     policy.check_session_owner(ctx.actor, found.user_id if found else None)
     assert found is not None and found.id is not None
@@ -175,7 +179,7 @@ async def verify_email(ctx: ServiceContext, *, token: str) -> User:
 
 
 async def resend_verification(ctx: ServiceContext) -> None:
-    user = policy.require_user(ctx.actor)
+    user = policy.require_session(ctx.actor)
     if user.email_verified_at is not None:
         raise InvalidInput("Your email address is already verified.", field="email")
     await quotas.spend(ctx, quotas.VERIFICATION_EMAILS, f"user:{user.id}")
@@ -189,6 +193,7 @@ PROFILE_LIMITS = {"display_name": 100, "company": 100, "job_title": 100}
 async def update_profile(ctx: ServiceContext, changes: dict[str, Any]) -> User:
     """Apply the given fields (absent keys stay as they are; None clears a field)."""
     user = policy.require_user(ctx.actor)
+    policy.require_scope(ctx.actor, Scope.USERS_WRITE)
     clean: dict[str, Any] = {}
     for name, value in changes.items():
         field = _camel(name)
@@ -218,24 +223,57 @@ async def update_profile(ctx: ServiceContext, changes: dict[str, Any]) -> User:
     return user
 
 
-async def change_email(ctx: ServiceContext, *, email: str, password: str) -> User:
-    user = policy.require_user(ctx.actor)
+@dataclass(frozen=True, slots=True)
+class EmailChange:
+    user: User
+    # Set when the account is managed: the change waits for the managing team's approval.
+    request: EmailChangeRequest | None = None
+
+
+async def change_email(ctx: ServiceContext, *, email: str, password: str) -> EmailChange:
+    user = policy.require_session(ctx.actor)
     new_email = normalize.email(email)
     await _confirm_password(ctx, user, password, field="password", message="The password is wrong.")
     if new_email == user.email:
         raise InvalidInput("That is already your email address.", field="email")
-    await _ensure_available(ctx, email=new_email)
+    # Imported here: email_changes builds on this module (approval calls apply_email_change).
+    from services import email_changes
+
+    if not policy.email_change_needs_approval(user):
+        # The account was read when the request began: the database decides whether it is
+        # still unmanaged. A takeover that took effect since wins; one under way waits for this
+        # change, which moves the account out of its domain.
+        if await _lock_if(ctx, user, col(User.managed_by_team_id).is_(None)):
+            await apply_email_change(ctx, user, new_email)
+            return EmailChange(user)
+        await ctx.db.refresh(user, ["managed_by_team_id"])
+        if not policy.email_change_needs_approval(user):
+            raise Conflict("How your account is managed just changed; try again.", field="email")
+        # Filed after all, without spending the quota: this request already holds a write
+        # lock, which the quota's own write (on SQLite) would wait for.
+    else:
+        # Before anything is written: the quota is counted outside the request's transaction.
+        await email_changes.spend_quota(ctx, user)
+    # Checked now as well as on approval: a taken address is refused before anyone reviews it.
+    await _ensure_available(ctx, email=new_email, refusal=ADDRESS_UNUSABLE)
+    return EmailChange(user, await email_changes.file_request(ctx, user, new_email))
+
+
+async def apply_email_change(ctx: ServiceContext, user: User, new_email: str) -> None:
+    """Give the account a new, unverified address and send it a verification link: the user's
+    own change, or a managed user's change once approved."""
+    await _ensure_available(ctx, email=new_email, refusal=ADDRESS_UNUSABLE)
     user.email = new_email
     user.email_verified_at = None
     user.updated_at = ctx.now()
-    await _flush_or_conflict(ctx)
+    # Taken meanwhile by a sign-up racing this change: the constraint decides, as neutrally.
+    await flush_or_conflict(ctx, ADDRESS_UNUSABLE, field="email")
     audit.email_change_requested(ctx, user=user)
     await _send_verification(ctx, user)
-    return user
 
 
 async def change_password(ctx: ServiceContext, *, current: str, new: str) -> User:
-    user = policy.require_user(ctx.actor)
+    user = policy.require_session(ctx.actor)
     if user.password_hash:
         await _confirm_password(
             ctx, user, current, field="currentPassword", message="The current password is wrong."
@@ -284,14 +322,42 @@ async def create_staff(ctx: ServiceContext, *, username: str, email: str, passwo
 
 
 async def _ensure_available(
-    ctx: ServiceContext, *, username: str | None = None, email: str | None = None
+    ctx: ServiceContext,
+    *,
+    username: str | None = None,
+    email: str | None = None,
+    refusal: str = "That email address cannot be used for a new account.",
 ) -> None:
     if username is not None and await ctx.db.scalar(
         select(exists().where(col(User.username) == username))
     ):
         raise Conflict("That username is taken.", field="username")
     if email is not None and await ctx.db.scalar(select(exists().where(col(User.email) == email))):
-        raise Conflict("That email address cannot be used for a new account.", field="email")
+        raise Conflict(refusal, field="email")
+
+
+async def lock_if_active(ctx: ServiceContext, user: User, **values: Any) -> bool:
+    """Whether the account is active, as the database says now. If it is, its row stays locked
+    (PostgreSQL; on SQLite the database's write lock) until the transaction ends, so what the
+    caller creates for the user (a session, a token) commits before any deactivation, which
+    then finds and revokes it; a deactivation already committed wins. Writes `values`."""
+    return await _lock_if(ctx, user, col(User.status) == UserStatus.ACTIVE, **values)
+
+
+async def _lock_if(
+    ctx: ServiceContext, user: User, condition: ColumnElement[bool], **values: Any
+) -> bool:
+    result = await ctx.db.execute(
+        update(User)
+        .where(col(User.id) == user.id, condition)
+        .values(**(values or {"updated_at": User.updated_at}))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for name, value in values.items():
+        set_committed_value(user, name, value)
+    return True
 
 
 async def _flush_or_conflict(ctx: ServiceContext) -> None:
@@ -330,8 +396,11 @@ async def _send_verification(ctx: ServiceContext, user: User) -> None:
 
 
 async def open_session(ctx: ServiceContext, user: User, *, via: str = "password") -> SignedIn:
-    """Start a fresh session (rotating any the request came with) and note new devices."""
+    """Start a fresh session (rotating any the request came with) and note new devices; only
+    while the account is active (lock_if_active: a sign-in racing a deactivation)."""
     now = ctx.now()
+    if not await lock_if_active(ctx, user, last_login_at=now):
+        raise Forbidden(INACTIVE)
     origin = ctx.actor.origin
     if ctx.actor.session_id is not None:
         await sessions.revoke_session(ctx.db, session_id=ctx.actor.session_id, now=now)

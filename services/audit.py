@@ -7,7 +7,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import AuditEvent, Domain, Invitation, Member, Role, Team, User
+from auth.actor import Actor
+from models import (
+    ApiToken,
+    App,
+    AuditEvent,
+    Domain,
+    Installation,
+    Invitation,
+    Member,
+    Role,
+    Team,
+    User,
+)
 from services import audit_chain
 from services.context import ServiceContext
 
@@ -25,14 +37,14 @@ def _record(
     user_id = actor_user_id if actor_user_id is not None else actor.user_id
     event = AuditEvent(
         action=action,
-        actor_kind="user" if user_id is not None else "system",
+        actor_kind=_actor_kind(actor, user_id),
         actor_user_id=user_id,
         team_id=team_id,
         target_type=type(target).__name__.lower() if target is not None else None,
         target_id=target.id if target is not None else None,
         ip_address=actor.origin.ip_address,
         user_agent=actor.origin.user_agent,
-        details=details or {},
+        details=_with_token(actor, details),
         created_at=ctx.now(),
     )
     ctx.db.add(event)
@@ -318,3 +330,412 @@ def email_released(ctx: ServiceContext, *, user: User) -> None:
     _record(
         ctx, "user.email_released", target=user, details={"reason": "verified_by_google_sign_up"}
     )
+
+
+# --- managed accounts (SPEC 5): in the managing team's chain; addresses stay out -------------
+
+
+def email_change_filed(
+    ctx: ServiceContext, *, user: User, team_id: int, request_id: int, superseded_id: int | None
+) -> None:
+    _record(
+        ctx,
+        "email_change.requested",
+        team_id=team_id,
+        target=user,
+        details={"request_id": request_id, "superseded_request_id": superseded_id},
+    )
+
+
+def email_change_cancelled(
+    ctx: ServiceContext, *, user: User, team_id: int, request_id: int
+) -> None:
+    _record(
+        ctx,
+        "email_change.cancelled",
+        team_id=team_id,
+        target=user,
+        details={"request_id": request_id},
+    )
+
+
+def email_change_decided(
+    ctx: ServiceContext,
+    *,
+    user: User,
+    team_id: int,
+    request_id: int,
+    approved: bool,
+    reason: str | None,
+) -> None:
+    event = _record(
+        ctx,
+        "email_change.approved" if approved else "email_change.rejected",
+        team_id=team_id,
+        target=user,
+        details={"request_id": request_id},
+    )
+    event.reason = reason
+
+
+def managed_user_deactivated(
+    ctx: ServiceContext,
+    *,
+    user: User,
+    team_id: int,
+    reason: str | None,
+    sessions_revoked: int,
+    tokens_revoked: int,
+    app_tokens_revoked: int = 0,
+    email_changes_cancelled: int = 0,
+) -> None:
+    event = _record(
+        ctx,
+        "managed_user.deactivated",
+        team_id=team_id,
+        target=user,
+        details={
+            "sessions_revoked": sessions_revoked,
+            "tokens_revoked": tokens_revoked,
+            "app_tokens_revoked": app_tokens_revoked,
+            "email_changes_cancelled": email_changes_cancelled,
+        },
+    )
+    event.reason = reason
+
+
+def managed_user_reactivated(ctx: ServiceContext, *, user: User, team_id: int) -> None:
+    _record(ctx, "managed_user.reactivated", team_id=team_id, target=user)
+
+
+def managed_user_signed_out(
+    ctx: ServiceContext, *, user: User, team_id: int, sessions_revoked: int
+) -> None:
+    _record(
+        ctx,
+        "managed_user.signed_out_everywhere",
+        team_id=team_id,
+        target=user,
+        details={"sessions_revoked": sessions_revoked},
+    )
+
+
+def managed_user_renamed(ctx: ServiceContext, *, user: User, team_id: int, old: str) -> None:
+    _record(
+        ctx,
+        "managed_user.display_name_changed",
+        team_id=team_id,
+        target=user,
+        details={"from": old, "to": user.display_name},
+    )
+
+
+def managed_settings_changed(ctx: ServiceContext, *, team: Team, changes: dict[str, Any]) -> None:
+    _record(ctx, "team.managed_settings_changed", team_id=team.id, target=team, details=changes)
+
+
+# --- takeover (SPEC 5): one event per use case in the team's chain; TakeoverAccount rows are
+# the per-account record ------------------------------------------------------------------------
+
+
+def _takeover_event(
+    ctx: ServiceContext, action: str, *, team_id: int, takeover_id: int, details: dict[str, Any]
+) -> AuditEvent:
+    event = _record(ctx, action, team_id=team_id, details={"takeover_id": takeover_id, **details})
+    event.target_type, event.target_id = "takeover", takeover_id
+    return event
+
+
+def takeover_previewed(ctx: ServiceContext, *, domain: Domain, affected_count: int) -> None:
+    _record(
+        ctx,
+        "takeover.previewed",
+        team_id=domain.team_id,
+        target=domain,
+        details={"domain": domain.name, "affected_count": affected_count},
+    )
+
+
+def takeover_announced(
+    ctx: ServiceContext,
+    *,
+    team_id: int,
+    takeover_id: int,
+    domain: str,
+    notice_days: int,
+    effective_at: datetime,
+    affected_count: int,
+) -> None:
+    # The count only: the takeover's TakeoverAccount rows name the accounts.
+    _takeover_event(
+        ctx,
+        "takeover.announced",
+        team_id=team_id,
+        takeover_id=takeover_id,
+        details={
+            "domain": domain,
+            "notice_days": notice_days,
+            "effective_at": _instant(effective_at),
+            "affected_count": affected_count,
+        },
+    )
+
+
+def takeover_effective(
+    ctx: ServiceContext,
+    *,
+    team_id: int,
+    takeover_id: int,
+    domain: str,
+    managed_count: int,
+    skipped_count: int,
+) -> None:
+    _takeover_event(
+        ctx,
+        "takeover.effective",
+        team_id=team_id,
+        takeover_id=takeover_id,
+        details={"domain": domain, "managed_count": managed_count, "skipped_count": skipped_count},
+    )
+
+
+def takeover_cancelled(
+    ctx: ServiceContext,
+    *,
+    team_id: int,
+    takeover_id: int,
+    domain: str,
+    reason: str,
+    accounts: int,
+) -> None:
+    _takeover_event(
+        ctx,
+        "takeover.cancelled",
+        team_id=team_id,
+        takeover_id=takeover_id,
+        details={"domain": domain, "reason": reason, "accounts": accounts},
+    )
+
+
+def managed_accounts_released(
+    ctx: ServiceContext,
+    *,
+    team_id: int,
+    domain: str | None,
+    user_ids: list[int] | None,
+    released_count: int,
+    reason: str,
+    reactivated_count: int = 0,
+) -> None:
+    _record(
+        ctx,
+        "managed_accounts.released",
+        team_id=team_id,
+        details={
+            "domain": domain,
+            "user_ids": user_ids,
+            "released_count": released_count,
+            # Accounts the team had deactivated, active again now that it manages them no more.
+            "reactivated_count": reactivated_count,
+            "reason": reason,
+        },
+    )
+
+
+# --- partner apps and installations (SPEC 6) ---------------------------------------------------
+
+
+def _about(event: AuditEvent, target_type: str, target_id: int | None) -> None:
+    # Apps and installations are named here rather than in _record's target union.
+    event.target_type = target_type
+    event.target_id = target_id
+
+
+def app_registered(ctx: ServiceContext, *, app: App) -> None:
+    event = _record(
+        ctx,
+        "app.registered",
+        details={"name": app.name, "client_id": app.client_id, "scopes": app.requested_scopes},
+    )
+    _about(event, "app", app.id)
+
+
+def app_secret_rotated(ctx: ServiceContext, *, app: App, tokens_revoked: int) -> None:
+    event = _record(
+        ctx,
+        "app.secret_rotated",
+        details={"client_id": app.client_id, "tokens_revoked": tokens_revoked},
+    )
+    _about(event, "app", app.id)
+
+
+def app_deleted(ctx: ServiceContext, *, app: App, installations: int, tokens_revoked: int) -> None:
+    event = _record(
+        ctx,
+        "app.deleted",
+        details={
+            "client_id": app.client_id,
+            "installations": installations,
+            "tokens_revoked": tokens_revoked,
+        },
+    )
+    _about(event, "app", app.id)
+
+
+def app_installed(ctx: ServiceContext, *, installation: Installation, app: App) -> None:
+    event = _record(
+        ctx,
+        "app.installed",
+        team_id=installation.team_id,
+        details={
+            "app_id": app.id,
+            "app_name": app.name,
+            "client_id": app.client_id,
+            "scopes": installation.scopes,
+        },
+    )
+    _about(event, "installation", installation.id)
+
+
+def app_uninstalled(
+    ctx: ServiceContext,
+    *,
+    installation: Installation,
+    reason: str,
+    tokens_revoked: int | None = None,
+) -> None:
+    event = _record(
+        ctx,
+        "app.uninstalled",
+        team_id=installation.team_id,
+        details={
+            "app_id": installation.app_id,
+            "reason": reason,
+            "tokens_revoked": tokens_revoked,
+        },
+    )
+    _about(event, "installation", installation.id)
+
+
+def installation_scopes_changed(
+    ctx: ServiceContext, *, installation: Installation, before: frozenset[str], tokens_revoked: int
+) -> None:
+    event = _record(
+        ctx,
+        "installation.scopes_changed",
+        team_id=installation.team_id,
+        details={
+            "app_id": installation.app_id,
+            "from": " ".join(sorted(before)),
+            "to": installation.scopes,
+            "tokens_revoked": tokens_revoked,
+        },
+    )
+    _about(event, "installation", installation.id)
+
+
+def installation_token_issued(
+    ctx: ServiceContext,
+    *,
+    installation_id: int,
+    team_id: int,
+    app_id: int | None,
+    token: ApiToken,
+    superseded: int = 0,
+) -> None:
+    """The app itself acts here (client credentials): no user. `superseded`: older live tokens
+    revoked because the installation holds too many."""
+    event = _record(
+        ctx,
+        "installation.token_issued",
+        team_id=team_id,
+        details={
+            "app_id": app_id,
+            "token_id": token.id,
+            "token_hint": token.hint,
+            "scopes": token.scopes,
+            "expires_at": _instant(token.expires_at),
+            "superseded": superseded,
+        },
+    )
+    event.actor_kind = "app"
+    _about(event, "installation", installation_id)
+
+
+# --- bearer tokens (SPEC 6) --------------------------------------------------------------------
+
+
+def _actor_kind(actor: Actor, user_id: int | None) -> str:
+    if actor.installation is not None:
+        return "app"  # an installed app's token: no user behind it
+    return "user" if user_id is not None else "system"
+
+
+def _with_token(actor: Actor, details: dict[str, Any] | None) -> dict[str, Any]:
+    """Whatever a token did names the token, so a leaked one's doings can be traced."""
+    if actor.grant is None:
+        return details or {}
+    via = {"via_token_id": actor.grant.token_id}
+    if actor.grant.installation_id is not None:
+        via["via_installation_id"] = actor.grant.installation_id
+    return {**(details or {}), **via}
+
+
+def _token_details(token: ApiToken) -> dict[str, Any]:
+    return {
+        "token_id": token.id,
+        "kind": str(token.kind),
+        "hint": token.hint,
+        "name": token.name,
+        "scopes": token.scopes,
+        "expires_at": _instant(token.expires_at),
+    }
+
+
+def token_created(ctx: ServiceContext, *, token: ApiToken) -> None:
+    event = _record(ctx, "token.created", details=_token_details(token))
+    _about(event, "api_token", token.id)
+
+
+def token_revoked(ctx: ServiceContext, *, token: ApiToken, reason: str) -> None:
+    details = {**_token_details(token), "reason": reason}
+    event = _record(ctx, "token.revoked", team_id=token.team_id, details=details)
+    _about(event, "api_token", token.id)
+
+
+def token_revoked_used_event(
+    ctx: ServiceContext, *, token_id: int, kind: str, user_id: int | None, team_id: int | None
+) -> AuditEvent:
+    """For a session of the caller's own (the request is refused and rolled back): someone
+    presented a revoked token. Chained in the token's team, or its owner's chain."""
+    origin = ctx.actor.origin
+    return AuditEvent(
+        action="token.revoked_used",
+        actor_kind="anonymous",
+        team_id=team_id,
+        target_type="api_token",
+        target_id=token_id,
+        ip_address=origin.ip_address,
+        user_agent=origin.user_agent,
+        details={"kind": str(kind), "owner_user_id": user_id},
+        created_at=ctx.now(),
+        chain_key=audit_chain.chain_key(team_id, user_id),
+    )
+
+
+def installation_tokens_revoked(
+    ctx: ServiceContext, *, installation: Installation, reason: str, tokens_revoked: int
+) -> None:
+    """In the installing team's trail: the app's developer revoked its tokens there (by rotating
+    the client secret)."""
+    event = _record(
+        ctx,
+        "installation.tokens_revoked",
+        team_id=installation.team_id,
+        details={
+            "app_id": installation.app_id,
+            "reason": reason,
+            "tokens_revoked": tokens_revoked,
+        },
+    )
+    _about(event, "installation", installation.id)

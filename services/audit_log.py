@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,8 @@ from sqlalchemy import Select, select
 from sqlmodel import col
 
 from auth import policy
+from auth.actor import Actor
+from auth.scopes import Scope
 from core.errors import InvalidInput
 from models import AuditEvent
 from services import audit
@@ -89,8 +91,10 @@ COLUMNS: tuple[Any, ...] = (
 )
 
 
-def _filtered(team_id: int, where: AuditFilter) -> Select[Any]:
-    statement = select(*COLUMNS).where(col(AuditEvent.team_id) == team_id)
+def _filtered(actor: Actor, team_id: int, where: AuditFilter) -> Select[Any]:
+    statement = select(*COLUMNS).where(
+        col(AuditEvent.team_id) == team_id, *policy.audit_event_filter(actor)
+    )
     if where.actions:
         statement = statement.where(col(AuditEvent.action).in_(where.actions))
     if where.actor_user_id is not None:
@@ -102,8 +106,11 @@ def _filtered(team_id: int, where: AuditFilter) -> Select[Any]:
     return statement
 
 
-def _view(row: Any) -> AuditEventView:
-    return AuditEventView(**row._mapping)
+def _view(row: Any, actor: Actor) -> AuditEventView:
+    view = AuditEventView(**row._mapping)
+    if policy.audit_origin_visible(actor, view.details):
+        return view
+    return replace(view, ip_address=None, user_agent=None)
 
 
 async def team_events(
@@ -111,11 +118,15 @@ async def team_events(
 ) -> Page[AuditEventView]:
     """Newest first; the cursor is the last event id seen."""
     policy.require_audit_reader(ctx.actor, team.viewer_role)
-    statement = _filtered(team.id, where).order_by(col(AuditEvent.id).desc()).limit(page.first + 1)
+    statement = (
+        _filtered(ctx.actor, team.id, where)
+        .order_by(col(AuditEvent.id).desc())
+        .limit(page.first + 1)
+    )
     if page.after is not None:
         statement = statement.where(col(AuditEvent.id) < page.after)
     rows = await ctx.db.execute(statement)
-    return Page.from_rows([(row.id, _view(row)) for row in rows], page)
+    return Page.from_rows([(row.id, _view(row, ctx.actor)) for row in rows], page)
 
 
 async def export_team_events(
@@ -129,14 +140,14 @@ async def export_team_events(
     while True:
         rows = (
             await ctx.db.execute(
-                _filtered(team.id, where)
+                _filtered(ctx.actor, team.id, where)
                 .where(col(AuditEvent.id) > last)
                 .order_by(col(AuditEvent.id))
                 .limit(EXPORT_BATCH)
             )
         ).all()
         for row in rows:
-            yield _view(row)
+            yield _view(row, ctx.actor)
         if len(rows) < EXPORT_BATCH:
             return
         last = rows[-1].id
@@ -144,14 +155,15 @@ async def export_team_events(
 
 async def events_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[AuditEventView | None]:
     """For node(id:): events of teams the viewer owns or administers, in one query."""
-    if ctx.actor.user_id is None or not ids:
+    if not ids or policy.is_nobody(ctx.actor):
         return [None for _ in ids]
-    managed = policy.managed_team_ids(ctx.actor)
+    managed = policy.managed_team_ids(ctx.actor, Scope.AUDIT_READ)
     rows = await ctx.db.execute(
         select(*COLUMNS).where(
             col(AuditEvent.id).in_(set(ids)),
             col(AuditEvent.team_id).in_(managed),
+            *policy.audit_event_filter(ctx.actor),
         )
     )
-    found = {row.id: _view(row) for row in rows}
+    found = {row.id: _view(row, ctx.actor) for row in rows}
     return [found.get(event_id) for event_id in ids]

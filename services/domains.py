@@ -20,9 +20,10 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import col
 
 from auth import policy
+from auth.scopes import Scope
 from core.errors import Conflict, InvalidInput, NotFound, RateLimited
 from models import Domain, DomainStatus, Enrollment
-from services import audit, dns_proof, normalize
+from services import audit, dns_proof, normalize, takeover_release
 from services.context import ServiceContext, flush_or_conflict
 from services.domain_checks import (
     FIRST_CHECK_DELAY,
@@ -69,6 +70,7 @@ class DomainView:
 
 
 async def domains_of_teams(ctx: ServiceContext, team_ids: Sequence[int]) -> list[list[DomainView]]:
+    policy.require_scope(ctx.actor, Scope.DOMAINS_READ)
     rows = await ctx.db.execute(
         select(Domain).where(col(Domain.team_id).in_(team_ids)).order_by(col(Domain.id))
     )
@@ -80,12 +82,12 @@ async def domains_of_teams(ctx: ServiceContext, team_ids: Sequence[int]) -> list
 
 async def domains_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[DomainView | None]:
     """Domains of teams the viewer owns or administers; None for any other id."""
-    if ctx.actor.user_id is None or not ids:
+    if not ids or policy.is_nobody(ctx.actor):
         return [None for _ in ids]
     rows = await ctx.db.execute(
         select(Domain).where(
             col(Domain.id).in_(set(ids)),
-            col(Domain.team_id).in_(policy.managed_team_ids(ctx.actor)),
+            col(Domain.team_id).in_(policy.managed_team_ids(ctx.actor, Scope.DOMAINS_READ)),
         )
     )
     found = {domain.id: _view(domain) for domain in rows.scalars()}
@@ -96,7 +98,9 @@ async def domains_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[DomainV
 
 
 async def add_domain(ctx: ServiceContext, *, team_id: int, name: str) -> DomainView:
-    policy.require_team_manager(ctx.actor, await locked_membership(ctx, team_id))
+    policy.require_team_manager(
+        ctx.actor, await locked_membership(ctx, team_id), Scope.DOMAINS_WRITE
+    )
     clean = normalize.domain_name(name, "name")
     check_claimable(clean)
     existing = (
@@ -160,8 +164,10 @@ async def verify_domain(ctx: ServiceContext, *, domain_id: int) -> DomainView:
 
 
 async def remove_domain(ctx: ServiceContext, *, domain_id: int) -> None:
-    domain = await _managed_domain(ctx, domain_id)
+    # Locked first: the domain's row comes before its team's lock, as in the lapse sweep.
+    domain = await _managed_domain(ctx, domain_id, lock=True)
     audit.domain_removed(ctx, domain=domain)
+    await takeover_release.end_domains(ctx, [domain], reason="domain_removed")
     # A statement rather than session.delete: a worker may have removed an expired pending
     # domain meanwhile, which is no error.
     await ctx.db.execute(delete(Domain).where(col(Domain.id) == domain_id))
@@ -212,7 +218,7 @@ def check_claimable(name: str) -> None:
 
 async def _managed_domain(ctx: ServiceContext, domain_id: int, *, lock: bool = False) -> Domain:
     """The domain, read afresh, if the actor owns or administers its team."""
-    policy.require_user(ctx.actor)
+    policy.require_principal(ctx.actor)
     query = (
         select(Domain).where(col(Domain.id) == domain_id).execution_options(populate_existing=True)
     )

@@ -128,3 +128,134 @@ def google_linked(*, username: str, google_email: str, when: datetime) -> Email:
             "sessions.\n"
         ),
     )
+
+
+# --- managed accounts (SPEC 5) ----------------------------------------------------------------
+
+
+def email_change_filed(*, team_name: str, username: str) -> Email:
+    # The new address stays out of the email: admins read it in the team's dashboard.
+    return Email(
+        kind="email_change_filed",
+        subject=f"[{team_name}] {username} asks to change their email address",
+        body=(
+            f"{username}, whose account {team_name} manages, asked to change the email "
+            "address of their account. Their address changes only once an owner or admin of "
+            "the team approves.\n\n"
+            "Review the request among the team's pending email-change requests.\n"
+        ),
+    )
+
+
+def email_change_decided(
+    *, team_name: str, username: str, approved: bool, reason: str | None
+) -> Email:
+    note = f"\nThe team's note: {reason}\n" if reason else ""
+    outcome = (
+        "approved your request to change your email address. A confirmation link was sent "
+        "to the new address; open it to verify the address."
+        if approved
+        else "declined your request to change your email address. Your address is unchanged."
+    )
+    return Email(
+        kind="email_change_approved" if approved else "email_change_rejected",
+        subject=f"{team_name} {'approved' if approved else 'declined'} your email change",
+        body=f"Hello {username},\n\n{team_name}, which manages your account, {outcome}\n{note}",
+    )
+
+
+def account_deactivated(*, team_name: str, username: str, reason: str | None) -> Email:
+    note = f"\nThe team's note: {reason}\n" if reason else ""
+    return Email(
+        kind="account_deactivated",
+        subject=f"{team_name} deactivated your account",
+        body=(
+            f"Hello {username},\n\n"
+            f"{team_name}, which manages your account, deactivated it: you were signed out "
+            "everywhere and your access tokens were revoked. You cannot sign in until the "
+            "team reactivates the account; contact its owners or admins.\n"
+            f"{note}"
+        ),
+    )
+
+
+# --- takeover (SPEC 5): one text for every recipient, sent set-based through the outbox ------
+
+
+def takeover_announced(*, team_name: str, domain: str, effective_at: datetime) -> Email:
+    return Email(
+        kind="takeover_announced",
+        subject=f"{team_name} will manage your account from {_when(effective_at)}",
+        body=(
+            "Hello,\n\n"
+            f"{team_name} has verified that it controls the email domain {domain}, and has "
+            "announced that it will manage the Orgward accounts whose verified email address "
+            f"is in that domain, including yours, from {_when(effective_at)}.\n\n"
+            "Once managed, the team's owners and admins can deactivate your account, sign you "
+            "out everywhere and change your display name, and you need their approval to "
+            "change your email address.\n\n"
+            "Before then you can:\n"
+            "  - change your account's email to a personal address: your account is then "
+            "left out;\n"
+            "  - export your data;\n"
+            "  - delete your account.\n\n"
+            "If you do nothing, the team manages your account from that time on.\n"
+        ),
+    )
+
+
+def takeover_effective(*, team_name: str, domain: str, since: datetime) -> Email:
+    return Email(
+        kind="takeover_effective",
+        subject=f"Your account is now managed by {team_name}",
+        body=(
+            "Hello,\n\n"
+            f"Since {_when(since)} your Orgward account is managed by {team_name}, because "
+            f"its email address is in the team's verified domain {domain}.\n\n"
+            "The team's owners and admins can now deactivate your account, sign you out "
+            "everywhere and change your display name; changing your email address needs "
+            "their approval. You can still export your data or delete your account.\n"
+        ),
+    )
+
+
+def takeover_cancelled(*, team_name: str, domain: str) -> Email:
+    return Email(
+        kind="takeover_cancelled",
+        subject=f"{team_name} will not manage your account",
+        body=(
+            "Hello,\n\n"
+            f"{team_name} had announced that it would manage the accounts in the email domain "
+            f"{domain}, including yours. That takeover was cancelled: your account stays as it "
+            "is, managed by nobody.\n"
+        ),
+    )
+
+
+def managed_account_released(*, team_name: str) -> Email:
+    return Email(
+        kind="managed_account_released",
+        subject=f"{team_name} no longer manages your account",
+        body=(
+            "Hello,\n\n"
+            f"{team_name} no longer manages your Orgward account: it is yours alone again, "
+            "and you can change your email address without anyone's approval. Any email "
+            "change you had asked the team to approve was withdrawn: make it yourself in your "
+            "account settings if you still want it.\n"
+        ),
+    )
+
+
+def takeover_skipped(*, team_name: str, domain: str) -> Email:
+    return Email(
+        kind="takeover_skipped",
+        subject=f"{team_name} does not manage your account",
+        body=(
+            "Hello,\n\n"
+            f"{team_name} had announced that it would manage the accounts in the email domain "
+            f"{domain}, including yours. When the takeover took effect your account no longer "
+            "qualified (its address was no longer a verified one in that domain, or the "
+            f"account was closed or already managed), so {team_name} does not manage it. "
+            "Nothing changes for you.\n"
+        ),
+    )

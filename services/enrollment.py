@@ -13,11 +13,12 @@ from sqlalchemy import Select, exists, select
 from sqlmodel import col
 
 from auth import policy
+from auth.scopes import Scope
 from core.errors import Conflict, InvalidInput
 from models import Domain, Enrollment, Member, Role, Team, User
 from services import audit, normalize
 from services.context import ServiceContext
-from services.teams import MemberView, lock_team, members_by_id
+from services.teams import MemberView, changed_member, lock_team
 
 OFFERING = (Enrollment.SUGGEST, Enrollment.AUTO_JOIN)
 
@@ -34,6 +35,7 @@ async def suggested_teams(ctx: ServiceContext) -> list[SuggestedTeamView]:
     user = ctx.actor.user
     if user is None or user.email_verified_at is None:
         return []
+    policy.require_scope(ctx.actor, Scope.TEAMS_READ)
     rows = await ctx.db.execute(_offers(ctx, user, OFFERING).order_by(col(Team.name)))
     return [
         SuggestedTeamView(
@@ -48,6 +50,7 @@ async def suggested_teams(ctx: ServiceContext) -> list[SuggestedTeamView]:
 
 async def join_suggested_team(ctx: ServiceContext, *, team_id: int) -> MemberView:
     user = policy.require_user(ctx.actor)
+    policy.require_scope(ctx.actor, Scope.TEAMS_WRITE)
     if await ctx.db.scalar(
         select(col(Member.id)).where(col(Member.team_id) == team_id, col(Member.user_id) == user.id)
     ):
@@ -60,9 +63,7 @@ async def join_suggested_team(ctx: ServiceContext, *, team_id: int) -> MemberVie
     member = await _join(ctx, user, offer[1], via="suggestion")
     if member is None:
         raise Conflict("You are already a member of this team.", field="teamId")
-    (view,) = await members_by_id(ctx, [member.id])  # type: ignore[list-item]
-    assert view is not None
-    return view
+    return await changed_member(ctx, member.id)  # type: ignore[arg-type]
 
 
 async def enroll_verified_email(ctx: ServiceContext, user: User) -> None:

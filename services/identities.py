@@ -72,7 +72,7 @@ async def google_signed_in(
 
 
 async def my_identities(ctx: ServiceContext) -> list[Identity]:
-    user = policy.require_user(ctx.actor)
+    user = policy.require_session(ctx.actor)
     rows = await ctx.db.execute(
         select(Identity)
         .where(col(Identity.user_id) == user.id)
@@ -82,7 +82,7 @@ async def my_identities(ctx: ServiceContext) -> list[Identity]:
 
 
 async def unlink(ctx: ServiceContext, *, identity_id: int) -> None:
-    user = policy.require_user(ctx.actor)
+    user = policy.require_session(ctx.actor)
     identity = await ctx.db.get(Identity, identity_id)
     policy.check_identity_owner(ctx.actor, identity.user_id if identity else None)
     assert identity is not None

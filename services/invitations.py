@@ -11,13 +11,14 @@ from sqlalchemy import ColumnElement, select
 from sqlmodel import col
 
 from auth import policy
+from auth.scopes import Scope
 from auth.secrets import new_token, plausible_token, token_hash
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models import Invitation, Member, Role, Team
 from services import audit, email_events, emails, normalize, quotas
 from services.context import ServiceContext
 from services.outbox import send_email
-from services.teams import MemberView, lock_team, locked_membership, members_by_id, membership
+from services.teams import MemberView, changed_member, lock_team, locked_membership, membership
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,10 @@ async def invite(ctx: ServiceContext, *, team_id: int, email: str, role: Role) -
     address = normalize.email(email)
     # Counted before the team lock is taken: the side engine must not wait on this request.
     await quotas.spend(ctx, quotas.INVITATIONS, f"user:{inviter.id}")
-    manager = policy.require_team_manager(ctx.actor, await locked_membership(ctx, team_id))
-    policy.check_grant(manager, role)
+    manager = policy.require_team_manager(
+        ctx.actor, await locked_membership(ctx, team_id), Scope.MEMBERS_MANAGE
+    )
+    policy.check_grant(ctx.actor, manager, role)
     now = ctx.now()
     # No "already a member" check by address: it would let an admin confirm which member owns
     # a private email [P1]. A member who accepts is told so instead.
@@ -82,7 +85,7 @@ async def invite(ctx: ServiceContext, *, team_id: int, email: str, role: Role) -
 
 
 async def revoke(ctx: ServiceContext, *, invitation_id: int) -> InvitationView:
-    policy.require_user(ctx.actor)
+    policy.require_principal(ctx.actor)
     team_id = await ctx.db.scalar(
         select(col(Invitation.team_id)).where(col(Invitation.id) == invitation_id)
     )
@@ -91,8 +94,8 @@ async def revoke(ctx: ServiceContext, *, invitation_id: int) -> InvitationView:
     if invitation is None or own is None:
         # Another team's invitation looks exactly like a missing one.
         raise NotFound("No such invitation.", field="invitationId")
-    manager = policy.require_team_manager(ctx.actor, own)
-    policy.check_grant(manager, invitation.role)
+    manager = policy.require_team_manager(ctx.actor, own, Scope.MEMBERS_MANAGE)
+    policy.check_grant(ctx.actor, manager, invitation.role)
     if invitation.accepted_at is not None or invitation.revoked_at is not None:
         raise InvalidInput("This invitation is no longer pending.", field="invitationId")
     invitation.revoked_at = ctx.now()
@@ -102,6 +105,7 @@ async def revoke(ctx: ServiceContext, *, invitation_id: int) -> InvitationView:
 
 async def accept(ctx: ServiceContext, *, token: str) -> MemberView:
     user = policy.require_user(ctx.actor)
+    policy.require_scope(ctx.actor, Scope.TEAMS_WRITE)
     now = ctx.now()
     if not plausible_token(token):
         # Our tokens are short URL-safe ASCII; anything else (a lone surrogate cannot even be
@@ -146,15 +150,14 @@ async def accept(ctx: ServiceContext, *, token: str) -> MemberView:
         await email_events.email_verified(ctx, user, via="invitation")
     await ctx.db.flush()
     audit.member_joined(ctx, member=member, invitation=invitation)
-    (view,) = await members_by_id(ctx, [member.id])  # type: ignore[list-item]
-    assert view is not None
-    return view
+    return await changed_member(ctx, member.id)  # type: ignore[arg-type]
 
 
 async def pending_for_teams(
     ctx: ServiceContext, team_ids: Sequence[int]
 ) -> list[list[InvitationView]]:
-    """Pending invitations per team; the caller has checked policy.can_manage_members_role."""
+    """Pending invitations per team; the caller has checked policy.can_read_invitations."""
+    policy.require_scope(ctx.actor, Scope.MEMBERS_MANAGE)
     rows = await ctx.db.execute(
         select(Invitation)
         .where(*_pending(ctx.now()), col(Invitation.team_id).in_(team_ids))
@@ -169,9 +172,9 @@ async def pending_for_teams(
 async def invitations_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[InvitationView | None]:
     """For node(id:): only managers of the invitation's team see it, and only while it is
     pending: an accepted invitation's address is a member's (possibly private) email."""
-    if ctx.actor.user_id is None or not ids:
+    if not ids or policy.is_nobody(ctx.actor):
         return [None for _ in ids]
-    managed = policy.managed_team_ids(ctx.actor)
+    managed = policy.managed_team_ids(ctx.actor, Scope.MEMBERS_MANAGE)
     rows = await ctx.db.execute(
         select(Invitation).where(
             col(Invitation.id).in_(set(ids)),

@@ -56,6 +56,7 @@ async def complete_signup(
     committed with the deletion (the request's is rolled back, as for any error); an adult
     answer redeems it in the request's transaction, so a username conflict rolls the
     redemption back too and the sign-up can be completed again."""
+    policy.refuse_tokens(ctx.actor)
     today = ctx.now().date()
     country = normalize.country(country)
     born = normalize.birth_date(birth_date, today)

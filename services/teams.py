@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from auth import policy
+from auth.scopes import Scope
 from core.errors import Conflict, InvalidInput, NotFound
 from models import Member, Role, Team, User, UserStatus
 from services import audit, emails, normalize, quotas
@@ -47,7 +48,10 @@ class MemberView:
 
 
 async def membership(ctx: ServiceContext, team_id: int) -> Member | None:
-    """The actor's membership of a team, read afresh (never a stale copy from earlier)."""
+    """The actor's membership of a team, read afresh (never a stale copy from earlier); an
+    installed app's stand-in membership of its own team."""
+    if ctx.actor.installation is not None:
+        return policy.installation_membership(ctx.actor, team_id)
     if ctx.actor.user_id is None:
         return None
     return (
@@ -87,13 +91,20 @@ async def lock_team(ctx: ServiceContext, team_id: int) -> None:
 async def find_team(
     ctx: ServiceContext, *, team_id: int | None = None, slug: str | None = None
 ) -> TeamView | None:
-    """The team if the viewer may see it; None otherwise (never revealing that it exists)."""
-    if ctx.actor.user is None:
+    """The team if the viewer may see it; None otherwise (never revealing that it exists).
+
+    Any token of a member reaches the team itself (id, slug, name, the viewer's role); what is
+    in it (members, domains, audit trail...) asks for its own scope."""
+    app = ctx.actor.installation
+    if ctx.actor.user is None and app is None:
         return None
     statement = select(Team, col(Member.role)).outerjoin(
         Member,
         (col(Member.team_id) == col(Team.id)) & (col(Member.user_id) == ctx.actor.user_id),
     )
+    if app is not None:
+        # An installed app reaches its own team only (where no member row is its own).
+        statement = statement.where(col(Team.id) == app.team_id)
     if team_id is not None:
         statement = statement.where(col(Team.id) == team_id)
     elif slug is not None:
@@ -108,7 +119,8 @@ async def find_team(
     found = (await ctx.db.execute(statement)).first()
     if found is None:
         return None
-    team, role = found
+    team, member_role = found
+    role = member_role if app is None else policy.installation_role(ctx.actor, cast(int, team.id))
     if not policy.team_visible(ctx.actor, role is not None):
         return None
     return _team_view(team, role)
@@ -116,6 +128,7 @@ async def find_team(
 
 async def viewer_teams(ctx: ServiceContext, page: PageRequest) -> Page[TeamView]:
     user = policy.require_user(ctx.actor)
+    policy.require_scope(ctx.actor, Scope.TEAMS_READ)
     statement = (
         select(col(Member.id), Team, col(Member.role))
         .join(Team, col(Team.id) == col(Member.team_id))
@@ -136,6 +149,7 @@ async def member_pages(
     ctx: ServiceContext, teams: Sequence[TeamView], page: PageRequest
 ) -> list[Page[MemberView]]:
     """One page of members for each team, in a single query however many teams there are."""
+    policy.require_scope(ctx.actor, Scope.TEAMS_READ)
     if not teams:
         return []
     team_ids = [team.id for team in teams]
@@ -174,6 +188,7 @@ async def member_pages(
 
 
 async def member_counts(ctx: ServiceContext, team_ids: Sequence[int]) -> list[int]:
+    policy.require_scope(ctx.actor, Scope.TEAMS_READ)
     rows = await ctx.db.execute(
         select(col(Member.team_id), func.count())
         .where(col(Member.team_id).in_(team_ids))
@@ -186,6 +201,7 @@ async def member_counts(ctx: ServiceContext, team_ids: Sequence[int]) -> list[in
 async def contacts(ctx: ServiceContext, teams: Sequence[TeamView]) -> list[list[MemberView]]:
     """[P15] Every member may list the team's owners, admins and billing contacts; for any
     number of teams (each passed policy.team_visible) in one query."""
+    policy.require_scope(ctx.actor, Scope.TEAMS_READ)
     by_team: dict[int, list[MemberView]] = {team.id: [] for team in teams}
     rows = await ctx.db.execute(
         _member_rows(ctx).where(
@@ -200,10 +216,11 @@ async def contacts(ctx: ServiceContext, teams: Sequence[TeamView]) -> list[list[
 
 async def members_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[MemberView | None]:
     """Members of teams the viewer belongs to, in one query."""
-    if ctx.actor.user is None or not ids:
+    if not ids or policy.is_nobody(ctx.actor):
         return [None for _ in ids]
+    visible = policy.visible_team_ids(ctx.actor, Scope.TEAMS_READ)
     statement = _member_rows(ctx).where(
-        col(Member.id).in_(set(ids)), col(Member.team_id).in_(policy.visible_team_ids(ctx.actor))
+        col(Member.id).in_(set(ids)), col(Member.team_id).in_(visible)
     )
     found = {row.member_id: _member_view(ctx, row) for row in await ctx.db.execute(statement)}
     return [found.get(member_id) for member_id in ids]
@@ -214,6 +231,7 @@ async def members_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[MemberV
 
 async def create_team(ctx: ServiceContext, *, name: str, slug: str | None) -> TeamView:
     user = policy.require_user(ctx.actor)
+    policy.require_scope(ctx.actor, Scope.TEAMS_WRITE)
     clean_name = normalize.text(name, "name", max_length=100, required=True)
     clean_slug = normalize.slug(slug if slug else normalize.slug_from_name(clean_name))
     if await ctx.db.scalar(select(func.count()).where(col(Team.slug) == clean_slug)):
@@ -232,7 +250,9 @@ async def create_team(ctx: ServiceContext, *, name: str, slug: str | None) -> Te
 
 
 async def update_team(ctx: ServiceContext, *, team_id: int, name: str) -> TeamView:
-    manager = policy.require_team_manager(ctx.actor, await membership(ctx, team_id))
+    manager = policy.require_team_manager(
+        ctx.actor, await membership(ctx, team_id), Scope.TEAMS_WRITE
+    )
     team = await ctx.db.get(Team, team_id)
     assert team is not None
     team.name = normalize.text(name, "name", max_length=100, required=True)
@@ -243,17 +263,17 @@ async def update_team(ctx: ServiceContext, *, team_id: int, name: str) -> TeamVi
 
 async def change_role(ctx: ServiceContext, *, member_id: int, role: Role) -> MemberView:
     target, own = await _member_for_update(ctx, member_id)
-    manager = policy.require_team_manager(ctx.actor, own)
-    policy.check_manage_member(manager, target)
-    policy.check_grant(manager, role)
+    manager = policy.require_team_manager(ctx.actor, own, Scope.MEMBERS_MANAGE)
+    policy.check_manage_member(ctx.actor, manager, target)
+    policy.check_grant(ctx.actor, manager, role)
     if target.role == role:
-        return await _member_view_by_id(ctx, member_id)
+        return await changed_member(ctx, member_id)
     policy.check_keeps_an_owner(target, role, await _owner_count(ctx, target.team_id))
     old_role = target.role
     target.role = role
     await ctx.db.flush()
     audit.member_role_changed(ctx, member=target, old_role=old_role)
-    return await _member_view_by_id(ctx, member_id)
+    return await changed_member(ctx, member_id)
 
 
 async def remove_member(ctx: ServiceContext, *, member_id: int) -> None:
@@ -261,8 +281,8 @@ async def remove_member(ctx: ServiceContext, *, member_id: int) -> None:
     if own.id == target.id:
         # Whatever their role, someone removing themself means to leave: say how.
         raise InvalidInput("To remove yourself, leave the team.", field="memberId")
-    manager = policy.require_team_manager(ctx.actor, own)
-    policy.check_manage_member(manager, target)
+    manager = policy.require_team_manager(ctx.actor, own, Scope.MEMBERS_MANAGE)
+    policy.check_manage_member(ctx.actor, manager, target)
     policy.check_keeps_an_owner(target, None, await _owner_count(ctx, target.team_id))
     audit.member_removed(ctx, member=target)
     await ctx.db.delete(target)
@@ -271,6 +291,7 @@ async def remove_member(ctx: ServiceContext, *, member_id: int) -> None:
 
 async def leave_team(ctx: ServiceContext, *, team_id: int) -> None:
     policy.require_user(ctx.actor)
+    policy.require_scope(ctx.actor, Scope.TEAMS_WRITE)
     own = await locked_membership(ctx, team_id)
     policy.require_team_view(ctx.actor, own)
     if own is None:
@@ -289,6 +310,7 @@ async def contact_admins(
     The sender's address goes out (as Reply-To) only when they ask for it or made it public:
     writing to admins must not leak a private email [P1]."""
     sender = policy.require_user(ctx.actor)
+    policy.require_scope(ctx.actor, Scope.TEAMS_WRITE)
     team = await find_team(ctx, team_id=team_id)
     if team is None or team.viewer_role is None:
         raise NotFound("No such team.", field="teamId")
@@ -363,16 +385,17 @@ def _member_view(ctx: ServiceContext, row: object) -> MemberView:
     )
 
 
-async def _member_view_by_id(ctx: ServiceContext, member_id: int) -> MemberView:
-    (view,) = await members_by_id(ctx, [member_id])
-    assert view is not None
-    return view
+async def changed_member(ctx: ServiceContext, member_id: int) -> MemberView:
+    """The member a mutation just changed or created, for its payload: the caller was allowed
+    to change it, so no read scope is asked for besides."""
+    row = (await ctx.db.execute(_member_rows(ctx).where(col(Member.id) == member_id))).one()
+    return _member_view(ctx, row)
 
 
 async def _member_for_update(ctx: ServiceContext, member_id: int) -> tuple[Member, Member]:
     """The member to act on and the actor's own membership of its team, read under the team's
     lock. Another team's member looks exactly like a missing one."""
-    policy.require_user(ctx.actor)
+    policy.require_principal(ctx.actor)
     team_id = await ctx.db.scalar(select(col(Member.team_id)).where(col(Member.id) == member_id))
     own = await locked_membership(ctx, team_id) if team_id is not None else None
     target = (

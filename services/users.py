@@ -81,13 +81,15 @@ def user_view(actor: Actor, row: Any) -> UserView:
 
 
 async def users_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[UserView | None]:
-    """Any signed-in viewer may look up a user (usernames are public); in one query."""
-    if ctx.actor.user is None or not ids:
+    """Any signed-in viewer may look up a user (usernames are public); in one query. Tokens
+    need users:read; an installed app sees the members of its own team only."""
+    if not ids or not policy.may_look_up_users(ctx.actor):
         return [None for _ in ids]
     rows = await ctx.db.execute(
         select(*user_columns(ctx)).where(
             col(User.id).in_(set(ids)),
             col(User.status).not_in([UserStatus.DELETED, UserStatus.PENDING]),
+            *policy.user_lookup_filter(ctx.actor),
         )
     )
     found = {row.id: user_view(ctx.actor, row) for row in rows}
@@ -95,7 +97,7 @@ async def users_by_id(ctx: ServiceContext, ids: Sequence[int]) -> list[UserView 
 
 
 async def user_by_username(ctx: ServiceContext, username: str) -> UserView | None:
-    if ctx.actor.user is None:
+    if not policy.may_look_up_users(ctx.actor):
         return None
     wanted = username.strip().lower()
     # No account can have a malformed username; PostgreSQL would also reject some (NUL bytes).
@@ -106,6 +108,7 @@ async def user_by_username(ctx: ServiceContext, username: str) -> UserView | Non
             select(*user_columns(ctx)).where(
                 col(User.username) == wanted,
                 col(User.status).not_in([UserStatus.DELETED, UserStatus.PENDING]),
+                *policy.user_lookup_filter(ctx.actor),
             )
         )
     ).first()

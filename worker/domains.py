@@ -23,7 +23,7 @@ from sqlmodel import col
 from auth.actor import Actor
 from core.settings import Settings
 from models import Domain, DomainStatus
-from services import audit, dns_proof
+from services import audit, dns_proof, takeover_release
 from services.context import ServiceContext
 from services.dns_proof import Proof
 from services.domain_checks import (
@@ -92,6 +92,8 @@ async def end_expired_domains(ctx: WorkerContext) -> int:
             domain.next_check_at = None
             audit.domain_lapsed(service, domain=domain)
         await tell_managers(service, lapsing, lapsed=True)
+        # Its effects end with it: announced takeovers cancelled, managed accounts released.
+        await takeover_release.end_domains(service, lapsing, reason="domain_lapsed")
     return len(expired) + len(lapsing)
 
 

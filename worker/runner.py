@@ -13,6 +13,7 @@ from worker.domains import check_due_domains, end_expired_domains
 from worker.outbox import deliver_outbox
 from worker.signups import discard_abandoned_signups
 from worker.sweeps import purge_expired_credentials
+from worker.takeover import make_takeovers_effective
 
 log = structlog.get_logger(__name__)
 
@@ -26,6 +27,8 @@ SWEEPS: dict[str, Sweep] = {
     # emails both queue go out on the outbox sweep's next run.
     "domain_checks": check_due_domains,
     "domain_expiry": end_expired_domains,
+    # After the domain sweeps: a takeover whose domain just lapsed is cancelled, not applied.
+    "takeovers": make_takeovers_effective,
 }
 
 

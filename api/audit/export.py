@@ -12,9 +12,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
+from api.http import rate_limited
 from api.identity import identify
 from api.state import AppState
-from auth import bearer
+from auth import bearer, token_rate
 from core.errors import DomainError, InvalidInput
 from services import audit_log, teams
 from services.audit_log import AuditFilter, audit_filter
@@ -40,6 +41,9 @@ async def export_audit_events(request: Request) -> Response:
         return PlainTextResponse(
             error.description, status_code=401, headers={"www-authenticate": error.challenge}
         )
+    except token_rate.TokenRateLimited as error:
+        await db.close()
+        return rate_limited(error)
     except DomainError as error:
         await db.close()
         status = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}.get(error.code.value, 400)

@@ -17,6 +17,7 @@ NODE_TYPES = {
     "member": "Member",
     "invitation": "Invitation",
     "domain": "Domain",
+    "takeover": "Takeover",
 }
 
 

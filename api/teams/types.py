@@ -4,13 +4,22 @@ from datetime import datetime
 
 import strawberry
 
+from api.apps.types import Installation, InstallationConnection
 from api.audit.types import AuditEvent, AuditEventConnection, AuditEventFilter
 from api.context import Info
 from api.domains.types import Domain
+from api.managed.types import (
+    EmailChangeRequestConnection,
+    ManagedAccountConnection,
+    team_email_change_requests,
+    team_managed_accounts,
+    team_setting,
+)
 from api.relay import Connection, Node, connection_edges, from_cursor, to_global_id
+from api.takeover.types import TakeoverConnection, team_takeovers
 from api.users.types import User
 from auth import policy
-from models import Role
+from models import EmailChangeStatus, Role, UserStatus
 from services import audit_log
 from services.audit_log import AuditFilter
 from services.invitations import InvitationView
@@ -115,14 +124,14 @@ class Team(Node):
         description="The team's email domains; null unless the viewer is an owner or admin."
     )
     async def domains(self, info: Info) -> list[Domain] | None:
-        if not policy.can_manage_domains(self.view.viewer_role):
+        if not policy.can_read_domains(info.context.actor, self.view.viewer_role):
             return None
         views = await info.context.loaders.domains.load(self.view.id)
         return [Domain.from_view(view) for view in views]
 
     @strawberry.field(description="Pending invitations; null unless the viewer manages the team.")
     async def invitations(self, info: Info) -> list[Invitation] | None:
-        if not policy.can_manage_members_role(self.view.viewer_role):
+        if not policy.can_read_invitations(info.context.actor, self.view.viewer_role):
             return None
         views = await info.context.loaders.pending_invitations.load(self.view.id)
         return [Invitation.from_view(view) for view in views]
@@ -143,6 +152,70 @@ class Team(Node):
         )
         edges, page_info = connection_edges(page, AuditEvent.from_view)
         return AuditEventConnection(edges=edges, page_info=page_info)
+
+    @strawberry.field(
+        description="Partner apps installed in the team; null unless the viewer is an owner or "
+        "admin."
+    )
+    async def installations(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> InstallationConnection | None:
+        if not policy.can_see_installations(info.context.actor, self.view.viewer_role):
+            return None
+        page = await info.context.loaders.installation_page.load(
+            (self.view.id, PageRequest.of(first, from_cursor(after)))
+        )
+        edges, page_info = connection_edges(page, Installation.from_view)
+        return InstallationConnection(edges=edges, page_info=page_info)
+
+    @strawberry.field(
+        description="[P5] Takeovers of the team's domains, newest first; null unless the "
+        "viewer is an owner or admin."
+    )
+    async def takeovers(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> TakeoverConnection | None:
+        return await team_takeovers(info, self.view, first, after)
+
+    @strawberry.field(
+        description="Accounts the team manages, in id order; null unless the viewer is an owner "
+        "or admin. Filter by status (any of) and by the domain they are managed through."
+    )
+    async def managed_accounts(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        status: list[UserStatus] | None = None,
+        domain: str | None = None,
+    ) -> ManagedAccountConnection | None:
+        return await team_managed_accounts(info, self.view, first, after, status, domain)
+
+    @strawberry.field(
+        description="Email-change requests of the team's managed accounts, oldest first (pending "
+        "ones unless status says otherwise); null unless the viewer is an owner or admin."
+    )
+    async def email_change_requests(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        status: list[EmailChangeStatus] | None = None,
+    ) -> EmailChangeRequestConnection | None:
+        return await team_email_change_requests(info, self.view, first, after, status)
+
+    @strawberry.field(
+        description="Days between announcing a takeover and its effect (owners and admins)."
+    )
+    async def takeover_notice_days(self, info: Info) -> int | None:
+        return await team_setting(info, self.view, "takeover_notice_days")
+
+    @strawberry.field(
+        description="Days a deleted managed account is kept before it is purged (owners and "
+        "admins)."
+    )
+    async def managed_retention_days(self, info: Info) -> int | None:
+        return await team_setting(info, self.view, "managed_retention_days")
 
 
 @strawberry.type

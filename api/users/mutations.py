@@ -6,11 +6,13 @@ import strawberry
 
 from api.context import Info
 from api.errors import Payload, typed_errors
+from api.managed.types import EmailChangeRequest
 from api.relay import parse_id
 from api.viewer import Viewer
 from auth.actor import Actor
 from services import accounts
 from services.accounts import SignedIn, SignUpInput
+from services.email_changes import EmailChangeView
 
 
 @strawberry.input(name="SignUpInput")
@@ -73,6 +75,15 @@ class ViewerPayload(Payload):
 @strawberry.type
 class DonePayload(Payload):
     ok: bool = False
+
+
+@strawberry.type
+class ChangeEmailPayload(ViewerPayload):
+    email_change_request: EmailChangeRequest | None = strawberry.field(
+        default=None,
+        description="Set when the account is managed: the change was filed as a request for "
+        "the managing team to approve, and the email is unchanged until then.",
+    )
 
 
 def signed_in_payload(info: Info, signed_in: SignedIn) -> ViewerPayload:
@@ -141,13 +152,22 @@ class UserMutations:
         user = await accounts.update_profile(info.context.service, changes)
         return ViewerPayload(viewer=Viewer.from_row(user))
 
-    @strawberry.mutation(description="Change the email address; the new one must be verified.")
-    @typed_errors(ViewerPayload)
-    async def change_email(self, info: Info, input: ChangeEmailInput) -> ViewerPayload:
-        user = await accounts.change_email(
+    @strawberry.mutation(
+        description="Change the email address; the new one must be verified. For a managed "
+        "account the change is filed as a request for the managing team to approve."
+    )
+    @typed_errors(ChangeEmailPayload)
+    async def change_email(self, info: Info, input: ChangeEmailInput) -> ChangeEmailPayload:
+        change = await accounts.change_email(
             info.context.service, email=input.email, password=input.password
         )
-        return ViewerPayload(viewer=Viewer.from_row(user))
+        request = change.request
+        return ChangeEmailPayload(
+            viewer=Viewer.from_row(change.user),
+            email_change_request=(
+                EmailChangeRequest.from_view(EmailChangeView.of(request)) if request else None
+            ),
+        )
 
     @strawberry.mutation(description="Change the password; other sessions are signed out.")
     @typed_errors(ViewerPayload)

@@ -1,0 +1,230 @@
+"""Per-token rate limits: a fixed one-minute window per token, shared by every replica.
+
+The shared counter lives in the `throttle` table (key `token:<id>`), bumped by one UPSERT on
+the side engine that commits by itself, so a request that fails or is rolled back still counts
+and concurrent requests of one token never wait on each other's transactions. With
+`ORGWARD_REDIS_URL` set it lives in Redis instead (INCRBY with an expiry; the database again
+whenever Redis fails).
+
+A replica does not write for every request: it takes the token's allowance in leases of
+`lease_size(limit)` requests (2 % of the limit, at most 100) and serves a lease from memory.
+The counter only ever grants what is under the limit, so all replicas together never exceed
+it; a replica's unused lease lapses at the end of the window (honest clients lose at most a
+lease's worth per replica). The write that takes a lease also refreshes the token's
+`last_used_at` when that is older than LAST_USED_RESOLUTION: a request costs at most this one
+extra write, and most cost none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
+from sqlalchemy import String, Update, case, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import dml as pg_dml
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import dml as sqlite_dml
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import col
+
+from models import ApiToken, Throttle
+from models.base import UTCDateTime
+
+log = structlog.get_logger("orgward.token_rate")
+
+WINDOW = timedelta(minutes=1)
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+REDIS_CONNECTIONS = 32
+MAX_LEASE = 100
+MAX_LEASED_TOKENS = 10_000
+
+
+class TokenRateLimited(Exception):
+    """Over the token's limit: answered with HTTP 429, RATE_LIMITED and Retry-After."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"This token made too many requests; try again in {retry_after_seconds} seconds."
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(slots=True)
+class _Lease:
+    window_ends: datetime
+    left: int
+
+
+class Leases:
+    """This replica's leased allowances, per token (one per app, in its AppState)."""
+
+    def __init__(self) -> None:
+        self._by_token: dict[int, _Lease] = {}
+
+    def take(self, token_id: int, now: datetime) -> bool:
+        lease = self._by_token.get(token_id)
+        if lease is None or lease.left <= 0 or now >= lease.window_ends:
+            return False
+        lease.left -= 1
+        return True
+
+    def grant(self, token_id: int, window_ends: datetime, left: int, now: datetime) -> None:
+        if len(self._by_token) >= MAX_LEASED_TOKENS:
+            self._by_token = {k: v for k, v in self._by_token.items() if v.window_ends > now}
+        if len(self._by_token) < MAX_LEASED_TOKENS:
+            self._by_token[token_id] = _Lease(window_ends, left)
+
+    def clear(self) -> None:
+        self._by_token.clear()
+
+
+def lease_size(limit: int) -> int:
+    return max(1, min(MAX_LEASE, limit // 50))
+
+
+def connect(url: str | None) -> Redis | None:
+    """A client for ORGWARD_REDIS_URL (connecting lazily), or None: counters in the database.
+    Its pool makes a burst of requests wait for a connection rather than fail."""
+    if not url:
+        return None
+    pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_CONNECTIONS, timeout=5)
+    return Redis(connection_pool=pool)
+
+
+def key(token_id: int) -> str:
+    return f"token:{token_id}"
+
+
+def last_used_stale(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
+
+
+async def spend(
+    engine: AsyncEngine,
+    leases: Leases,
+    *,
+    token_id: int,
+    limit: int,
+    now: datetime,
+    touch: bool,
+    redis: Redis | None = None,
+) -> None:
+    """Count one request of the token; raises TokenRateLimited past `limit` a minute. With
+    `touch`, also record the token as used now (a conditional UPDATE: concurrent requests
+    write it once)."""
+    if not touch and leases.take(token_id, now):
+        return
+    size = lease_size(limit)
+    counted = await _spend_in_redis(redis, token_id, size, now) if redis is not None else None
+    if counted is not None:
+        count, window_started_at = counted
+        if touch:
+            async with _autocommit(engine) as connection:
+                await connection.execute(_touch(token_id, now))
+    else:
+        async with _autocommit(engine) as connection:
+            count, window_started_at = await _count(
+                connection, key(token_id), WINDOW, now, size, lazy_commit=True
+            )
+            if touch:
+                await connection.execute(_touch(token_id, now))
+    # Of the `size` requests just counted, those still under the limit are granted.
+    granted = size - max(0, count - limit)
+    if granted <= 0:
+        raise TokenRateLimited(_retry_after(window_started_at, now))
+    leases.grant(token_id, window_started_at + WINDOW, granted - 1, now)
+
+
+async def first_in_period(
+    connection: AsyncConnection, name: str, period: timedelta, now: datetime
+) -> bool:
+    """Count an occurrence of `name`; True for the first one of a period (to report once).
+    Committed durably, with whatever the caller's transaction writes besides."""
+    count, _ = await _count(connection, name, period, now, 1)
+    return count == 1
+
+
+@contextlib.asynccontextmanager
+async def _autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Each statement commits by itself: one round trip, and the counter row of a busy token
+    is locked only while its own UPSERT runs (no BEGIN ... COMMIT around it)."""
+    async with engine.connect() as connection:
+        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+async def _count(
+    connection: AsyncConnection,
+    name: str,
+    window: timedelta,
+    now: datetime,
+    add: int,
+    *,
+    lazy_commit: bool = False,
+) -> tuple[int, datetime]:
+    """One UPSERT: the count in the current fixed window (a new window starts at `add`)."""
+    started = col(Throttle.window_started_at)
+    new_window = started <= now - window
+    upsert: pg_dml.Insert | sqlite_dml.Insert
+    postgresql = connection.dialect.name == "postgresql"
+    if postgresql and lazy_commit:
+        # Committed without waiting for the WAL to reach disk (set_config is local to this
+        # one-statement transaction): a count lost in a server crash costs nothing, while a
+        # flush per write would be most of its cost.
+        async_commit = select(func.set_config("synchronous_commit", "off", True)).subquery()
+        row = select(
+            literal(name, String()), literal(add), literal(now, UTCDateTime())
+        ).select_from(async_commit)
+        upsert = pg_insert(Throttle).from_select(["key", "failures", "window_started_at"], row)
+    else:
+        insert = pg_insert if postgresql else sqlite_insert
+        upsert = insert(Throttle).values(key=name, failures=add, window_started_at=now)
+    statement = upsert.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "failures": case((new_window, add), else_=col(Throttle.failures) + add),
+            "window_started_at": case((new_window, now), else_=started),
+        },
+    ).returning(col(Throttle.failures), started)
+    count, window_started_at = (await connection.execute(statement)).one()
+    return int(count), window_started_at
+
+
+async def _spend_in_redis(
+    redis: Redis, token_id: int, add: int, now: datetime
+) -> tuple[int, datetime] | None:
+    """INCRBY and EXPIRE in one round trip; None when Redis fails (the database counts then)."""
+    seconds = int(WINDOW.total_seconds())
+    window = int(now.timestamp()) // seconds
+    name = f"orgward:{key(token_id)}:{window}"
+    pipeline = redis.pipeline(transaction=False)
+    pipeline.incrby(name, add)
+    pipeline.expire(name, seconds * 2)
+    try:
+        count, _ = await pipeline.execute()
+    except (RedisError, OSError) as error:
+        log.warning("token_rate.redis_failed", error=str(error))
+        return None
+    return int(count), datetime.fromtimestamp(window * seconds, tz=now.tzinfo)
+
+
+def _touch(token_id: int, now: datetime) -> Update:
+    last_used = col(ApiToken.last_used_at)
+    return (
+        update(ApiToken)
+        .where(
+            col(ApiToken.id) == token_id,
+            or_(last_used.is_(None), last_used <= now - LAST_USED_RESOLUTION),
+        )
+        .values(last_used_at=now)
+    )
+
+
+def _retry_after(window_started_at: datetime, now: datetime) -> int:
+    return max(1, math.ceil((window_started_at + WINDOW - now).total_seconds()))
