@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from api import google, health, oauth
+from api import google, health, oauth, token_leaks
 from api.audit.export import export_audit_events
 from api.http import OrgwardGraphQL
 from api.limits_http import BodySizeLimit
@@ -84,7 +84,7 @@ def create_app(
 
     middleware = [
         Middleware(MetricsMiddleware),
-        Middleware(BodySizeLimit, exempt_paths=[oauth.TOKEN_PATH]),
+        Middleware(BodySizeLimit, exempt_paths=[oauth.TOKEN_PATH, token_leaks.REVOKE_PATH]),
     ]
     if settings.allowed_origins:
         middleware.append(
@@ -103,6 +103,7 @@ def create_app(
             *(google.routes(settings) if settings.google_enabled else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route(oauth.TOKEN_PATH, oauth.token_endpoint, methods=["POST"]),
+            Route(token_leaks.REVOKE_PATH, token_leaks.revoke_endpoint, methods=["POST"]),
             Route("/teams/{slug}/audit-events.jsonl", export_audit_events, methods=["GET"]),
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),

@@ -228,3 +228,13 @@ def _touch(token_id: int, now: datetime) -> Update:
 
 def _retry_after(window_started_at: datetime, now: datetime) -> int:
     return max(1, math.ceil((window_started_at + WINDOW - now).total_seconds()))
+
+
+async def spend_in_window(
+    engine: AsyncEngine, name: str, *, add: int, limit: int, now: datetime
+) -> int | None:
+    """Count `add` uses of `name` in its one-minute window, committed by itself (a refused or
+    rolled-back request still counts); the seconds to wait when that goes past `limit`."""
+    async with _autocommit(engine) as connection:
+        count, window_started_at = await _count(connection, name, WINDOW, now, add)
+    return _retry_after(window_started_at, now) if count > limit else None

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # beyond that revokes the oldest).
     installation_tokens_per_hour: int = Field(default=120, ge=1)
     installation_live_tokens: int = Field(default=20, ge=1)
+    # Leaked-token reports (POST /tokens/revoke): well-formed tokens one address may report per
+    # minute (HTTP 429 beyond).
+    token_leak_reports_per_minute: int = Field(default=600, ge=1)
 
     worker_interval_seconds: float = 2.0
     run_worker_in_process: bool | None = None

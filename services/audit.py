@@ -739,3 +739,39 @@ def installation_tokens_revoked(
         },
     )
     _about(event, "installation", installation.id)
+
+
+def token_leaked(
+    ctx: ServiceContext,
+    *,
+    token_id: int,
+    kind: str,
+    hint: str,
+    name: str,
+    owner_user_id: int | None,
+    team_id: int | None,
+    app_id: int | None,
+    installation_id: int | None,
+    found: dict[str, str | None],
+) -> None:
+    """A secret scanner reported the token found in public and it was revoked. The reporter is
+    anonymous; the event goes to the token's team (an app's token) or its owner's chain."""
+    event = _record(
+        ctx,
+        "token.leaked",
+        team_id=team_id,
+        details={
+            "token_id": token_id,
+            "kind": kind,
+            "hint": hint,
+            "name": name,
+            "owner_user_id": owner_user_id,
+            "app_id": app_id,
+            "installation_id": installation_id,
+            "reason": "leaked",
+            **found,
+        },
+    )
+    event.actor_kind = "anonymous"
+    event.chain_key = audit_chain.chain_key(team_id, owner_user_id)
+    _about(event, "api_token", token_id)

@@ -259,3 +259,61 @@ def takeover_skipped(*, team_name: str, domain: str) -> Email:
             "Nothing changes for you.\n"
         ),
     )
+
+
+# --- leaked tokens (SPEC 6) ---------------------------------------------------------------------
+
+
+def _found_on(host: str | None, source: str | None) -> str:
+    # Only a host name, never the reported link: whoever reports is anonymous, and our email
+    # must not carry a link of their choosing.
+    where = f" on {host}" if host else ""
+    via = f" ({source})" if source else ""
+    return f"{where}{via}" if where or via else ""
+
+
+def personal_token_leaked(
+    *,
+    username: str,
+    token_name: str,
+    hint: str,
+    when: datetime,
+    host: str | None,
+    source: str | None,
+) -> Email:
+    return Email(
+        kind="token_leaked",
+        subject=f"Your access token {hint}… was found in public and revoked",
+        body=(
+            f"Hello {username},\n\n"
+            f'A secret scanning service reported your personal access token "{token_name}" '
+            f"({hint}…) as found in public{_found_on(host, source)}. Orgward revoked it at "
+            f"{_when(when)}: programs using it are now refused.\n\n"
+            "If you still need one, create a new token and keep it out of code, logs and "
+            "shared files. Your notifications show where it was reported.\n"
+        ),
+    )
+
+
+def app_token_leaked(
+    *,
+    username: str,
+    app_name: str,
+    team_name: str,
+    hint: str,
+    when: datetime,
+    host: str | None,
+    source: str | None,
+) -> Email:
+    return Email(
+        kind="app_token_leaked",
+        subject=f"An access token of {app_name} was found in public and revoked",
+        body=(
+            f"Hello {username},\n\n"
+            f"A secret scanning service reported an access token of your app {app_name} for "
+            f"the team {team_name} ({hint}…) as found in public{_found_on(host, source)}. "
+            f"Orgward revoked it at {_when(when)}.\n\n"
+            "Your server can ask POST /oauth/token for a new one. If the client secret may "
+            "have leaked with it, rotate the secret too.\n"
+        ),
+    )
