@@ -10,8 +10,9 @@ holds that domain verified. Then it times, alternately and --repeat times each (
 - baseline: the bare `UPDATE user_account SET managed_by_team_id = ...` of exactly the rows a
   takeover claims, in a transaction rolled back;
 - takeover: services.takeover.announce_takeover with a notice of 0 days, which names, claims,
-  notifies (in-app and by email, through the outbox) and audits in one transaction, as the
-  API would (rolled back too, so every repetition starts from the same data).
+  queues its notices (one notice batch, written out per user by the worker afterwards, outside
+  this transaction) and audits in one transaction, as the API would (rolled back too, so every
+  repetition starts from the same data).
 
 Both sides run on the same server, the table vacuumed before each repetition. It prints the
 ratio, the statements of the takeover that took the most time, and writes `takeover_ratio`
@@ -275,7 +276,7 @@ async def measure(
 def report(outcome: Outcome) -> str:
     lines = [
         f"takeover of {outcome.in_domain:,} of {outcome.users:,} accounts "
-        f"(announce with a notice of 0 days: name, claim, notify, email, audit):",
+        f"(announce with a notice of 0 days: name, claim, queue notices, audit):",
         f"  bare UPDATE   {outcome.baseline * 1000:8.1f} ms"
         f" (medians of {len(outcome.baseline_seconds)} rounds)",
         f"  takeover      {outcome.takeover * 1000:8.1f} ms in {outcome.statements} statements",

@@ -7,6 +7,7 @@ from models.domain import Domain, DomainStatus, Enrollment
 from models.email_change import EmailChangeRequest, EmailChangeStatus
 from models.email_verification import EmailVerification
 from models.identity import Identity, SignupTicket
+from models.notice_batch import NoticeAudience, NoticeBatch, NoticeBatchAccount
 from models.notification import Notification
 from models.outbox import OutboxMessage
 from models.session import UserSession
@@ -31,6 +32,9 @@ __all__ = [
     "Installation",
     "Invitation",
     "Member",
+    "NoticeAudience",
+    "NoticeBatch",
+    "NoticeBatchAccount",
     "Notification",
     "OutboxMessage",
     "Role",

@@ -1,24 +1,17 @@
-"""What a takeover tells its users, in-app and by email: one INSERT ... SELECT for the notices
-and one for the emails per step, whatever the number of accounts. Every recipient gets the same
-text; the address comes from the account row."""
+"""What a takeover tells its users, in-app and by email: per step one NoticeBatch queued in the
+step's transaction (services.notice_batches), written out per user by the worker. Every
+recipient gets the same text; the address is the account's when the batch is written out."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import Select, select
 from sqlmodel import col
 
-from models import Takeover, TakeoverAccount, TakeoverOutcome, User, UserStatus
-from services import emails, normalize
+from models import NoticeAudience, Takeover, TakeoverAccount, TakeoverOutcome, User
+from services import emails, normalize, notice_batches
 from services.context import ServiceContext
-from services.notifications import email_users, notify_users
-
-# Accounts that can still read a notice or an email (a purged account has no address left).
-REACHABLE = (UserStatus.ACTIVE, UserStatus.DEACTIVATED, UserStatus.PENDING_DELETION)
-# Email goes only to a verified address: one the user proved is theirs (an address they moved
-# to and never confirmed may be anyone's).
-EMAILABLE = col(User.status).in_(REACHABLE) & col(User.email_verified_at).is_not(None)
 
 
 async def announced(ctx: ServiceContext, takeover: Takeover, *, team_name: str) -> None:
@@ -26,7 +19,7 @@ async def announced(ctx: ServiceContext, takeover: Takeover, *, team_name: str) 
     await _tell(
         ctx,
         takeover,
-        TakeoverOutcome.PENDING,
+        NoticeAudience.NAMED,
         kind="takeover.announced",
         details={**_about(takeover, team_name), "effective_at": takeover.effective_at.isoformat()},
         email=emails.takeover_announced(
@@ -41,7 +34,7 @@ async def effective(ctx: ServiceContext, takeover: Takeover, *, team_name: str) 
     await _tell(
         ctx,
         takeover,
-        TakeoverOutcome.MANAGED,
+        NoticeAudience.MANAGED,
         kind="takeover.effective",
         details={**_about(takeover, team_name), "managed_since": since.isoformat()},
         email=emails.takeover_effective(team_name=team_name, domain=domain, since=since),
@@ -52,14 +45,25 @@ async def cancelled(ctx: ServiceContext, takeover: Takeover, *, team_name: str) 
     """To the accounts still waiting for it (called before they are marked cancelled), except
     those another team manages by now: "managed by nobody" would not be true for them."""
     domain = normalize.domain_display(takeover.domain_name)
+    # Listed: by the time the batch is written out, the accounts are marked cancelled and
+    # who was managed by another team at this moment is no longer known.
+    waiting = (
+        select(col(TakeoverAccount.user_id))
+        .join(User, col(User.id) == col(TakeoverAccount.user_id))
+        .where(
+            col(TakeoverAccount.takeover_id) == takeover.id,
+            col(TakeoverAccount.outcome) == TakeoverOutcome.PENDING,
+            col(User.managed_by_team_id).is_(None),
+        )
+    )
     await _tell(
         ctx,
         takeover,
-        TakeoverOutcome.PENDING,
+        NoticeAudience.LISTED,
         kind="takeover.cancelled",
         details=_about(takeover, team_name),
         email=emails.takeover_cancelled(team_name=team_name, domain=domain),
-        only=col(User.managed_by_team_id).is_(None),
+        listed=waiting,
     )
 
 
@@ -70,7 +74,7 @@ async def skipped(ctx: ServiceContext, takeover: Takeover, *, team_name: str) ->
     await _tell(
         ctx,
         takeover,
-        TakeoverOutcome.SKIPPED,
+        NoticeAudience.SKIPPED,
         kind="takeover.skipped",
         details=_about(takeover, team_name),
         email=emails.takeover_skipped(team_name=team_name, domain=domain),
@@ -87,42 +91,38 @@ async def released(
     reason: str,
 ) -> None:
     """`accounts`: a SELECT of the released users' ids (before the release clears them)."""
-    details = {"team_name": team_name, "domain": domain, "reason": reason}
-    await notify_users(
-        ctx, accounts, kind="managed_account.released", team_id=team_id, details=details
-    )
-    await email_users(
+    await notice_batches.queue(
         ctx,
-        select(col(User.email)).where(col(User.id).in_(accounts.scalar_subquery()), EMAILABLE),
+        kind="managed_account.released",
+        team_id=team_id,
+        details={"team_name": team_name, "domain": domain, "reason": reason},
         email=emails.managed_account_released(team_name=team_name),
+        audience=NoticeAudience.LISTED,
+        listed=accounts,
     )
 
 
 async def _tell(
     ctx: ServiceContext,
     takeover: Takeover,
-    outcome: TakeoverOutcome,
+    audience: NoticeAudience,
     *,
     kind: str,
     details: dict[str, Any],
     email: emails.Email,
-    only: ColumnElement[bool] | None = None,
+    listed: Select[Any] | None = None,
 ) -> None:
-    """The takeover's accounts with this outcome (and, if given, matching `only` over
-    `user_account`) are told in-app; those of them with a verified address by email."""
-    named = (col(TakeoverAccount.takeover_id) == takeover.id) & (
-        col(TakeoverAccount.outcome) == outcome
-    )
-    users = select(col(TakeoverAccount.user_id)).where(named)
-    if only is not None:
-        users = users.join(User, col(User.id) == col(TakeoverAccount.user_id)).where(only)
-    await notify_users(ctx, users, kind=kind, team_id=takeover.team_id, details=details)
-    await email_users(
+    """The takeover's accounts in `audience` are told in-app; those of them with a verified
+    address by email (when the worker writes the batch out)."""
+    await notice_batches.queue(
         ctx,
-        select(col(User.email))
-        .join(TakeoverAccount, col(TakeoverAccount.user_id) == col(User.id))
-        .where(named, EMAILABLE, only if only is not None else true()),
+        kind=kind,
+        team_id=takeover.team_id,
+        details=details,
         email=email,
+        audience=audience,
+        takeover_id=takeover.id,
+        listed=listed,
     )
 
 

@@ -10,6 +10,7 @@ import structlog
 
 from worker.context import WorkerContext
 from worker.domains import check_due_domains, end_expired_domains
+from worker.notices import expand_notice_batches
 from worker.outbox import deliver_outbox
 from worker.signups import discard_abandoned_signups
 from worker.sweeps import purge_expired_credentials
@@ -20,6 +21,8 @@ log = structlog.get_logger(__name__)
 Sweep = Callable[[WorkerContext], Awaitable[int]]
 
 SWEEPS: dict[str, Sweep] = {
+    # First, so the emails of the batches written out go on the outbox sweep's run.
+    "notices": expand_notice_batches,
     "outbox": deliver_outbox,
     "purge_expired_credentials": purge_expired_credentials,
     "abandoned_signups": discard_abandoned_signups,

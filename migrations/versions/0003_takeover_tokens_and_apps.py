@@ -155,6 +155,33 @@ def upgrade() -> None:
     with op.batch_alter_table('takeover_account', schema=None) as batch_op:
         batch_op.create_index('ix_takeover_account_user_id', ['user_id'], unique=False)
 
+    op.create_table('notice_batch',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=64), nullable=False),
+    sa.Column('team_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('takeover_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('audience', sa.Enum('named', 'managed', 'skipped', 'listed', name='noticeaudience', native_enum=False, length=20), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('email_kind', sa.String(length=64), nullable=False),
+    sa.Column('subject', sa.String(length=255), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('done_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['takeover_id'], ['takeover.id'], name=op.f('fk_notice_batch_takeover_id_takeover'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_notice_batch_team_id_team'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_batch'))
+    )
+    with op.batch_alter_table('notice_batch', schema=None) as batch_op:
+        batch_op.create_index('ix_notice_batch_pending', ['id'], unique=False, sqlite_where=sa.text('done_at IS NULL'), postgresql_where=sa.text('done_at IS NULL'))
+
+    op.create_table('notice_batch_account',
+    sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['batch_id'], ['notice_batch.id'], name=op.f('fk_notice_batch_account_batch_id_notice_batch'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_notice_batch_account_user_id_user_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('batch_id', 'user_id', name=op.f('pk_notice_batch_account'))
+    )
+
     with op.batch_alter_table('team', schema=None) as batch_op:
         # Existing teams get the product defaults.
         batch_op.add_column(sa.Column('takeover_notice_days', sa.Integer(), nullable=False, server_default='7'))
@@ -177,6 +204,11 @@ def downgrade() -> None:
         batch_op.drop_column('managed_retention_days')
         batch_op.drop_column('takeover_notice_days')
 
+    op.drop_table('notice_batch_account')
+    with op.batch_alter_table('notice_batch', schema=None) as batch_op:
+        batch_op.drop_index('ix_notice_batch_pending', sqlite_where=sa.text('done_at IS NULL'), postgresql_where=sa.text('done_at IS NULL'))
+
+    op.drop_table('notice_batch')
     with op.batch_alter_table('takeover_account', schema=None) as batch_op:
         batch_op.drop_index('ix_takeover_account_user_id')
 

@@ -20,6 +20,7 @@ async def three_notices(world: World, dns: Zone):  # type: ignore[no-untyped-def
     first = await announced(org.adam, org.domain)
     await org.adam(CANCEL, input={"takeoverId": first["id"]})
     await announced(org.adam, org.domain)
+    await world.deliver_mail()
     return org, ann
 
 

@@ -64,6 +64,7 @@ async def test_an_apps_token_may_not_preview_announce_cancel_or_release(
     assert codes(tried) == ["FORBIDDEN"]
     released = await app(RELEASE, input={"teamId": org.team.id, "userIds": [ann.id]})
     assert codes(released["releaseManagedAccounts"]) == ["FORBIDDEN"]
+    await world.deliver_mail()
     assert (await notices(ann))["notifications"]["edges"][0]["node"]["kind"] == (
         "takeover.announced"
     )
@@ -127,6 +128,7 @@ async def test_a_notification_is_a_node_for_its_owner_only(world: World, dns: Zo
     org = await acme(world, dns)
     ann = await world.sign_up("ann", email="ann@acme.example")
     await announced(org.adam, org.domain)
+    await world.deliver_mail()
     (edge,) = (await notices(ann))["notifications"]["edges"]
     notice_id = edge["node"]["id"]
 

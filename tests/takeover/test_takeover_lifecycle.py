@@ -51,7 +51,11 @@ async def test_p5_preview_announce_notice_period_then_effective(world: World, dn
     assert takeover["domain"] == {"name": "acme.example"}
     assert datetime.fromisoformat(takeover["effectiveAt"]) == started + timedelta(days=7)
 
-    # Each affected user is told in-app which team, and from when; nothing is managed yet.
+    # Each affected user is told in-app which team, and from when (once the worker wrote the
+    # notices out: one worker run); nothing is managed yet.
+    for person in (ann, bob):
+        assert kinds(await notices(person)) == []
+    await world.deliver_mail()
     for person in (ann, bob):
         viewer = await notices(person)
         assert viewer["managedBy"] is None
@@ -60,8 +64,7 @@ async def test_p5_preview_announce_notice_period_then_effective(world: World, dn
         assert details["team_name"] == "Acme"
         assert details["domain"] == "acme.example"
         assert datetime.fromisoformat(details["effective_at"]) == started + timedelta(days=7)
-    # ... and by email, through the outbox.
-    await world.deliver_mail()
+    # ... and by email, through the outbox, in the same run.
     for address in ("ann@acme.example", "bob@acme.example"):
         mail = world.mailbox.last_to(address, "takeover_announced")
         body = mail.get_content()
@@ -118,6 +121,7 @@ async def test_a_notice_of_zero_days_takes_effect_at_once(world: World, dns: Zon
 
     assert takeover["status"] == "EFFECTIVE"
     assert (takeover["affectedCount"], takeover["managedCount"]) == (1, 1)
+    await world.deliver_mail()
     viewer = await notices(ann)
     assert viewer["managedBy"]["name"] == "Acme"
     # One notice, that it happened: there was no period to announce.
@@ -182,6 +186,7 @@ async def test_cancel_before_it_takes_effect(world: World, dns: Zone) -> None:
     assert payload["errors"] == []
     assert payload["takeover"]["status"] == "CANCELLED"
     assert payload["takeover"]["cancelledAt"] is not None
+    await world.deliver_mail()
     assert kinds(await notices(ann)) == ["takeover.cancelled", "takeover.announced"]
     await world.deliver_mail()
     assert world.mailbox.last_to("ann@acme.example", "takeover_cancelled")
@@ -267,6 +272,7 @@ async def test_two_announcements_at_once_make_one_takeover(world: World, dns: Zo
     assert outcomes == [[], ["CONFLICT"]], answers
     data = await org.adam(TEAM_TAKEOVERS, slug="acme")
     assert len(data["team"]["takeovers"]["edges"]) == 1
+    await world.deliver_mail()
     assert kinds(await notices(ann)) == ["takeover.announced"]
     assert [e["action"] for e in await trail(org.adam)].count("takeover.announced") == 1
 

@@ -57,6 +57,7 @@ async def test_a_cancellation_is_told_only_to_whom_it_concerns_and_mailed_only_i
     data = await org.olga(CANCEL, input={"takeoverId": takeover["id"]})
 
     assert data["cancelTakeover"]["errors"] == []
+    await world.deliver_mail()
     assert kinds(await notices(ann)) == ["takeover.cancelled", "takeover.announced"]
     # "Your account stays managed by nobody" is not true for Bob: he is not told it.
     assert kinds(await notices(bob)) == ["takeover.announced"]
@@ -120,12 +121,14 @@ async def test_an_approved_email_outside_the_domain_releases_the_account(
     org = await acme(world, dns)
     ann = await world.sign_up("ann", email="ann@acme.example")
     await announced(org.olga, org.domain, noticeDays=0)
+    await world.deliver_mail()
     filed = await ann(CHANGE_EMAIL, input={"email": "ann@personal.example", "password": PASSWORD})
     request = filed["changeEmail"]["emailChangeRequest"]["id"]
 
     data = await org.adam(APPROVE, input={"requestId": request})
 
     assert data["approveEmailChange"]["errors"] == []
+    await world.deliver_mail()
     viewer = await notices(ann)
     assert viewer["managedBy"] is None
     assert kinds(viewer)[:2] == ["managed_account.released", "email_change.approved"]

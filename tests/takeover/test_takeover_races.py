@@ -73,6 +73,7 @@ async def test_a_takeover_taking_effect_while_its_domain_is_removed_leaves_nobod
     assert effects == [True]
     assert await status_of(world, takeover) is TakeoverStatus.EFFECTIVE
     # What the removal found once it held the lock includes Ann, managed a moment before.
+    await world.deliver_mail()
     viewer = await notices(ann)
     assert viewer["managedBy"] is None
     assert kinds(viewer)[0] == "managed_account.released"
@@ -94,6 +95,7 @@ async def test_a_takeover_whose_domain_lapsed_is_cancelled_before_its_date(
     assert await make_takeovers_effective(worker(world)) == 1
 
     assert await status_of(world, takeover) is TakeoverStatus.CANCELLED
+    await world.deliver_mail()
     assert kinds(await notices(ann)) == ["takeover.cancelled", "takeover.announced"]
     event = next(e for e in await trail(org.adam) if e["action"] == "takeover.cancelled")
     assert event["details"]["reason"] == "domain_not_verified"

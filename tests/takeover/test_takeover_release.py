@@ -52,6 +52,7 @@ async def test_release_by_domain(world: World, dns: Zone) -> None:
     payload = await release(org.adam, teamId=org.team.id, domainId=org.domain["id"])
 
     assert payload == {"releasedCount": 2, "errors": []}
+    await world.deliver_mail()
     for person in (ann, bob):
         viewer = await notices(person)
         assert viewer["managedBy"] is None
@@ -119,6 +120,8 @@ async def test_a_lapsed_domain_releases_its_accounts_and_cancels_its_takeovers(
     world.clock.advance(days=8)
     done = await world.deliver_mail()
     assert done["domain_expiry"] == 1
+    # The release's and the cancellation's notices are written out on the next run.
+    await world.deliver_mail()
 
     viewer = await notices(ann)
     assert viewer["managedBy"] is None
@@ -166,6 +169,7 @@ async def test_a_takeover_whose_domain_is_gone_at_effect_time_is_cancelled(
     )
     assert await make_takeovers_effective(worker) == 1
 
+    await world.deliver_mail()
     assert (await notices(ann))["managedBy"] is None
     assert kinds(await notices(ann)) == ["takeover.cancelled", "takeover.announced"]
     async with session_factory(world.engine)() as db:
