@@ -11,7 +11,6 @@ body limit leaves this route to its own, smaller one: api/app.py).
 from __future__ import annotations
 
 import re
-import traceback
 from urllib.parse import parse_qsl
 
 import structlog
@@ -23,6 +22,7 @@ from api.relay import from_global_id
 from api.state import AppState
 from auth.actor import Actor
 from auth.oauth_requests import NO_STORE, TeamChoice, TokenRequest, TokenResponse
+from core.logging import log_failure_without_locals
 from services import installation_tokens
 from services.context import ServiceContext
 
@@ -76,16 +76,8 @@ async def token_endpoint(request: Request) -> Response:
                 await db.rollback()
         except Exception as error:
             await db.rollback()
-            # No traceback: its frames' locals and the exception's message may hold the
-            # Authorization header or the form. The type and where it was raised suffice.
-            log.error(
-                "oauth.token_failed",
-                request_id=origin.request_id,
-                error_type=type(error).__name__,
-                raised_at=[
-                    f"{frame.filename}:{frame.lineno} {frame.name}"
-                    for frame in traceback.extract_tb(error.__traceback__)[-3:]
-                ],
+            log_failure_without_locals(
+                log, "oauth.token_failed", request_id=origin.request_id, error=error
             )
             result = _error(500, "server_error", "The token could not be issued; try again.")
     return _answer(result)

@@ -14,7 +14,6 @@ which tokens exist. Reports are limited per address (`token_leak_reports_per_min
 from __future__ import annotations
 
 import re
-import traceback
 from typing import Any
 
 import orjson
@@ -26,6 +25,7 @@ from api.identity import origin_of
 from api.state import AppState
 from auth.actor import Actor
 from core.errors import ErrorCode, InvalidInput, RateLimited
+from core.logging import log_failure_without_locals
 from services import token_leaks
 from services.context import ServiceContext
 from services.token_leaks import LeakReport
@@ -76,15 +76,8 @@ async def revoke_endpoint(request: Request) -> Response:
             )
         except Exception as error:
             await db.rollback()
-            # No traceback: its frames' locals hold the reported tokens.
-            log.error(
-                "token_leaks.failed",
-                request_id=origin.request_id,
-                error_type=type(error).__name__,
-                raised_at=[
-                    f"{frame.filename}:{frame.lineno} {frame.name}"
-                    for frame in traceback.extract_tb(error.__traceback__)[-3:]
-                ],
+            log_failure_without_locals(
+                log, "token_leaks.failed", request_id=origin.request_id, error=error
             )
             return _refusal(
                 Refused(500, "The report could not be processed; send it again.", "INTERNAL")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import traceback
+from typing import Any
 
 import structlog
 
@@ -39,3 +41,20 @@ def ensure_logging(settings: Settings) -> None:
     server started any other way never falls back to structlog's defaults (locals in tracebacks)."""
     if not structlog.is_configured():
         configure_logging(settings)
+
+
+def log_failure_without_locals(
+    log: Any, event: str, *, request_id: str | None, error: Exception
+) -> None:
+    """Log an unexpected failure by its type and where it was raised, never its message or a
+    traceback: on routes that handle secrets (client credentials, reported tokens) the frames'
+    locals and the message may hold them."""
+    log.error(
+        event,
+        request_id=request_id,
+        error_type=type(error).__name__,
+        raised_at=[
+            f"{frame.filename}:{frame.lineno} {frame.name}"
+            for frame in traceback.extract_tb(error.__traceback__)[-3:]
+        ],
+    )
