@@ -148,8 +148,6 @@ def upgrade() -> None:
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('outcome', sa.Enum('pending', 'managed', 'skipped', 'cancelled', name='takeoveroutcome', native_enum=False, length=20), nullable=False),
-    sa.ForeignKeyConstraint(['takeover_id'], ['takeover.id'], name=op.f('fk_takeover_account_takeover_id_takeover'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_takeover_account_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('takeover_id', 'user_id', name=op.f('pk_takeover_account'))
     )
     with op.batch_alter_table('takeover_account', schema=None) as batch_op:
