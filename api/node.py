@@ -15,7 +15,6 @@ from api.takeover.types import Takeover
 from api.teams.types import Invitation, Member, Team
 from api.tokens.types import PersonalAccessToken
 from api.users.types import Session, User
-from auth import policy
 from services import (
     accounts,
     apps,
@@ -49,12 +48,8 @@ async def _invitation(info: Info, key: int) -> Node | None:
 
 
 async def _session(info: Info, key: int) -> Node | None:
-    if policy.session_user(info.context.actor) is None:
-        return None  # sessions are for a signed-in session to see, never a token
-    for row in await accounts.my_sessions(info.context.service):
-        if row.id == key:
-            return Session.from_row(row, info.context.actor.session_id)
-    return None
+    row = await accounts.my_session(info.context.service, key)
+    return Session.from_row(row, info.context.actor.session_id) if row else None
 
 
 async def _audit_event(info: Info, key: int) -> Node | None:

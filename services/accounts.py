@@ -143,6 +143,14 @@ async def my_sessions(ctx: ServiceContext) -> list[UserSession]:
     return list(rows.scalars())
 
 
+async def my_session(ctx: ServiceContext, session_id: int) -> UserSession | None:
+    """One of the viewer's active sessions by id; None for someone else's, or for a token
+    (sessions are for a signed-in session to see)."""
+    if policy.session_user(ctx.actor) is None:
+        return None
+    return next((row for row in await my_sessions(ctx) if row.id == session_id), None)
+
+
 async def revoke_session(ctx: ServiceContext, *, session_id: int) -> None:
     user = policy.require_session(ctx.actor)
     found = await ctx.db.get(UserSession, session_id)

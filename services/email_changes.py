@@ -18,12 +18,12 @@ from core.errors import Conflict, NotFound
 from models import EmailChangeRequest, EmailChangeStatus, Member, Role, Team, User, UserStatus
 from services import accounts, audit, emails, normalize, quotas
 from services.context import ServiceContext, flush_or_conflict
-from services.managed_accounts import locked_acting_member, managing_role
+from services.managed_accounts import checked_under_lock, managing_role
 from services.notifications import notify
 from services.outbox import send_email
 from services.pages import Page, PageRequest
 from services.takeover_release import release_if_left_domain
-from services.teams import TeamView, lock_team, membership
+from services.teams import TeamView, lock_team
 
 ALREADY_CLOSED = "This request was already decided or withdrawn."
 # Each request emails the team's owners and admins: a user cannot flood their inboxes.
@@ -157,16 +157,13 @@ async def decide(
     request = await _request(ctx, request_id)
     if request is None:
         raise NotFound("No such email-change request.", field="requestId")
-    # Asked before the team's lock (a plain member never queues up behind the team's writes)
-    # and again under it.
     decider = partial(
         policy.require_email_change_decider,
         ctx.actor,
         request_team_id=request.team_id,
         requester_id=request.user_id,
     )
-    decider(await membership(ctx, request.team_id))
-    manager = decider(await locked_acting_member(ctx, request.team_id))
+    manager = await checked_under_lock(ctx, request.team_id, decider)
     user = (
         await ctx.db.execute(
             select(User)
@@ -238,7 +235,9 @@ async def team_request_pages(
     page: PageRequest,
 ) -> list[Page[EmailChangeView] | None]:
     """One page of each team's requests, oldest first (a queue to work through), in one query
-    however many teams there are; None for a team whose requests the viewer may not read."""
+    however many teams there are; None for a team whose requests the viewer may not read.
+    No statuses given: the pending ones."""
+    statuses = statuses or (EmailChangeStatus.PENDING,)
     readable = [
         team.id for team in teams if policy.can_read_managed_accounts(ctx.actor, team.viewer_role)
     ]

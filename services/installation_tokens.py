@@ -28,6 +28,7 @@ from auth.secrets import token_hash
 from models import ApiToken, App, Installation, Team, TokenKind, User, UserStatus
 from services import audit
 from services.context import ServiceContext
+from services.token_revocation import revoke_tokens
 
 
 def address_key(ip_address: str | None) -> str | None:
@@ -188,13 +189,7 @@ async def _supersede_oldest(ctx: ServiceContext, installation_id: int, now: date
         .order_by(col(ApiToken.id).desc())
         .offset(ctx.settings.installation_live_tokens)
     )
-    result = await ctx.db.execute(
-        update(ApiToken)
-        .where(col(ApiToken.id).in_(beyond))
-        .values(revoked_at=now, revoked_reason="superseded")
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return await revoke_tokens(ctx, col(ApiToken.id).in_(beyond), reason="superseded")
 
 
 async def _still_granted(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 from sqlmodel import col
 
 from auth import oauth_server, policy, scopes
@@ -24,6 +24,7 @@ from services.apps import parse_scopes
 from services.context import ServiceContext, flush_or_conflict
 from services.pages import Page, PageRequest
 from services.teams import locked_membership
+from services.token_revocation import revoke_tokens
 
 ALREADY_INSTALLED = "This app is already installed in the team."
 
@@ -206,13 +207,7 @@ async def _managed_installation(ctx: ServiceContext, installation_id: int) -> In
 
 
 async def _revoke_tokens(ctx: ServiceContext, installation_id: int, *, reason: str) -> int:
-    result = await ctx.db.execute(
-        update(ApiToken)
-        .where(col(ApiToken.installation_id) == installation_id, col(ApiToken.revoked_at).is_(None))
-        .values(revoked_at=ctx.now(), revoked_reason=reason)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return await revoke_tokens(ctx, col(ApiToken.installation_id) == installation_id, reason=reason)
 
 
 def _rows() -> Select[*tuple[Any, ...]]:

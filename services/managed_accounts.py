@@ -32,6 +32,7 @@ from services.notifications import notify
 from services.outbox import send_email
 from services.pages import Page, PageRequest
 from services.teams import TeamView, find_team, lock_team, membership
+from services.token_revocation import revoke_tokens
 from services.users import USER_COLUMNS, UserView, user_view
 
 NOTICE_DAYS = (0, 30)
@@ -283,7 +284,7 @@ async def update_settings(
             retention=managed_retention_days is not None,
         )
 
-    manager = await _checked_under_lock(ctx, team_id, editor)
+    manager = await checked_under_lock(ctx, team_id, editor)
     team = await ctx.db.get(Team, team_id)
     assert team is not None
     changes: dict[str, Any] = {}
@@ -334,7 +335,7 @@ class _Revoked:
     app_tokens: int
 
 
-async def _checked_under_lock(
+async def checked_under_lock(
     ctx: ServiceContext, team_id: int, check: Callable[[Member | None], Member]
 ) -> Member:
     """`check` the actor's membership before the team's write lock (so that a plain member never
@@ -412,21 +413,11 @@ async def _revoke_access(ctx: ServiceContext, user_id: int) -> _Revoked:
     )
     return _Revoked(
         sessions=await sessions.revoke_all_sessions(ctx.db, user_id=user_id, now=now),
-        tokens=await _revoke_tokens(ctx, col(ApiToken.user_id) == user_id, "deactivated"),
-        app_tokens=await _revoke_tokens(
-            ctx, col(ApiToken.installation_id).in_(owned_installations), "owner_deactivated"
+        tokens=await revoke_tokens(ctx, col(ApiToken.user_id) == user_id, reason="deactivated"),
+        app_tokens=await revoke_tokens(
+            ctx, col(ApiToken.installation_id).in_(owned_installations), reason="owner_deactivated"
         ),
     )
-
-
-async def _revoke_tokens(ctx: ServiceContext, which: ColumnElement[bool], reason: str) -> int:
-    result = await ctx.db.execute(
-        update(ApiToken)
-        .where(which, col(ApiToken.revoked_at).is_(None))
-        .values(revoked_at=ctx.now(), revoked_reason=reason)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _first_rows_per_team(

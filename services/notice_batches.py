@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, CursorResult, Select, insert, literal, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -21,16 +21,14 @@ from models import (
     NoticeAudience,
     NoticeBatch,
     NoticeBatchAccount,
-    Notification,
-    OutboxMessage,
     TakeoverAccount,
     TakeoverOutcome,
     User,
     UserStatus,
 )
-from models.base import UTCDateTime
 from services.context import ServiceContext
 from services.emails import Email
+from services.notifications import insert_emails, insert_notices
 
 # Accounts that can still read a notice or an email (a purged account has no address left).
 REACHABLE = (UserStatus.ACTIVE, UserStatus.DEACTIVATED, UserStatus.PENDING_DELETION)
@@ -107,17 +105,13 @@ async def expand(db: AsyncSession, batch_id: int, now: datetime) -> bool:
     if not cast(CursorResult[Any], claimed).rowcount:
         return False
     source, user_id, audience = _audience(batch)
-    await db.execute(
-        insert(Notification).from_select(
-            ["user_id", "kind", "team_id", "details", "created_at"],
-            select(
-                user_id,
-                literal(batch.kind),
-                literal(batch.team_id),
-                literal(batch.details, JSON),
-                literal(batch.created_at, UTCDateTime),
-            ).where(audience),
-        )
+    await insert_notices(
+        db,
+        select(user_id).where(audience),
+        kind=batch.kind,
+        team_id=batch.team_id,
+        details=batch.details,
+        at=batch.created_at,
     )
     if batch.audience is NoticeAudience.NAMED:
         # The address each account was named by: verified then, and the one the notice is
@@ -129,21 +123,8 @@ async def expand(db: AsyncSession, batch_id: int, now: datetime) -> bool:
             .join_from(User, source, col(User.id) == user_id)
             .where(audience, EMAILABLE)
         )
-    rows = addresses.subquery()
-    await db.execute(
-        insert(OutboxMessage).from_select(
-            ["kind", "to_address", "subject", "body", "created_at", "due_at", "attempts"],
-            select(
-                literal(batch.email_kind),
-                rows.c[0],
-                literal(batch.subject),
-                literal(batch.body),
-                literal(batch.created_at, UTCDateTime),
-                literal(now, UTCDateTime),
-                literal(0),
-            ),
-        )
-    )
+    email = Email(kind=batch.email_kind, subject=batch.subject, body=batch.body)
+    await insert_emails(db, addresses, email=email, created_at=batch.created_at, due_at=now)
     return True
 
 

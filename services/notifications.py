@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import JSON, CursorResult, Select, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from auth import policy
@@ -56,11 +57,23 @@ async def notify_users(
     team_id: int | None,
     details: dict[str, Any],
 ) -> None:
+    """The same notice to every user id that `users` selects, in the caller's transaction."""
+    await insert_notices(ctx.db, users, kind=kind, team_id=team_id, details=details, at=ctx.now())
+
+
+async def insert_notices(
+    db: AsyncSession,
+    users: Select[Any],
+    *,
+    kind: str,
+    team_id: int | None,
+    details: dict[str, Any],
+    at: datetime,
+) -> None:
     """One INSERT ... SELECT: the same notice to every user id that `users` selects (one
     column), however many there are."""
-    now = ctx.now()
     rows = users.subquery()
-    await ctx.db.execute(
+    await db.execute(
         insert(Notification).from_select(
             ["user_id", "kind", "team_id", "details", "created_at"],
             select(
@@ -68,18 +81,24 @@ async def notify_users(
                 literal(kind),
                 literal(team_id),
                 literal(details, JSON),
-                literal(now, UTCDateTime),
+                literal(at, UTCDateTime),
             ),
         )
     )
 
 
-async def email_users(ctx: ServiceContext, addresses: Select[Any], *, email: Email) -> None:
+async def insert_emails(
+    db: AsyncSession,
+    addresses: Select[Any],
+    *,
+    email: Email,
+    created_at: datetime,
+    due_at: datetime,
+) -> None:
     """One INSERT ... SELECT into the outbox: the same email to every address that `addresses`
     selects (one column). The worker delivers them like any other."""
-    now = ctx.now()
     rows = addresses.subquery()
-    await ctx.db.execute(
+    await db.execute(
         insert(OutboxMessage).from_select(
             ["kind", "to_address", "subject", "body", "created_at", "due_at", "attempts"],
             select(
@@ -87,8 +106,8 @@ async def email_users(ctx: ServiceContext, addresses: Select[Any], *, email: Ema
                 rows.c[0],
                 literal(email.subject),
                 literal(email.body),
-                literal(now, UTCDateTime),
-                literal(now, UTCDateTime),
+                literal(created_at, UTCDateTime),
+                literal(due_at, UTCDateTime),
                 literal(0),
             ),
         )

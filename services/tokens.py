@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -163,11 +163,10 @@ async def my_tokens(ctx: ServiceContext, page: PageRequest) -> Page[TokenView]:
 
 async def my_token(ctx: ServiceContext, token_id: int) -> TokenView | None:
     """For node(id:): one of the signed-in user's tokens; None for anyone else or any token."""
-    if ctx.actor.user is None or ctx.actor.grant is not None:
+    user = policy.session_user(ctx.actor)
+    if user is None:
         return None
-    row = await ctx.db.scalar(
-        select(ApiToken).where(col(ApiToken.id) == token_id, *_mine(ctx.actor.user_id))
-    )
+    row = await ctx.db.scalar(select(ApiToken).where(col(ApiToken.id) == token_id, *_mine(user.id)))
     return _view(row) if row is not None else None
 
 
@@ -190,16 +189,6 @@ async def revoke_personal_token(ctx: ServiceContext, *, token_id: int) -> TokenV
         await ctx.db.flush()
         audit.token_revoked(ctx, token=row, reason="owner")
     return _view(row)
-
-
-async def revoke_user_tokens(ctx: ServiceContext, *, user_id: int, reason: str) -> int:
-    """Every live personal token of a user, at once (deactivation, deletion): one statement."""
-    result = await ctx.db.execute(
-        update(ApiToken)
-        .where(*_mine(user_id), col(ApiToken.revoked_at).is_(None))
-        .values(revoked_at=ctx.now(), revoked_reason=reason)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # --- internals ------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ async def team_email_change_requests(
         (
             team,
             PageRequest.of(first, from_cursor(after)),
-            tuple(status or [EmailChangeStatus.PENDING]),
+            tuple(status or ()),
         )
     )
     if page is None:
