@@ -1,25 +1,26 @@
-"""GraphQL over HTTP: content negotiation, CSRF and GET rules, and one transaction per request."""
+"""GraphQL over HTTP: content negotiation, CSRF and GET rules, and one transaction per request.
+
+A plain ASGI endpoint: the body is read once with orjson, the operation comes prepared from
+api/operations.py, and the answer is encoded with orjson (SPEC 10, issue 7).
+"""
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any
 
 import orjson
 import structlog
-from cross_web import HTTPException
+from graphql import ExecutionResult, OperationType
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.base import BaseSchema
-from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET
 
 from api.context import RequestContext
 from api.cookies import clear_session_cookie, set_session_cookie
 from api.identity import identify
+from api.operations import OperationRefused, Operations
 from api.state import AppState
 from auth import bearer, token_rate
 from auth.google import SIGNUP_COOKIE
@@ -28,41 +29,139 @@ log = structlog.get_logger("orgward.http")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+QUERY_ONLY = frozenset({OperationType.QUERY})
+QUERY_OR_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
-class OrgwardGraphQL(GraphQL[RequestContext, None]):
+class HTTPError(Exception):
+    """Refused at the HTTP level: a plain-text answer with this status."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class OrgwardGraphQL:
     def __init__(self, schema: BaseSchema, state: AppState) -> None:
-        super().__init__(
-            schema,
-            graphql_ide=None if state.settings.is_production else "graphiql",
-            allow_queries_via_get=True,
-        )
         self.state = state
+        self.operations = Operations(schema, state.settings)  # type: ignore[arg-type]
+        self.ide_html = None if state.settings.is_production else get_graphql_ide_html()
 
-    # --- context: who is asking -----------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await PlainTextResponse("Not found", status_code=404)(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.handle(request)
+        except HTTPError as error:
+            response = PlainTextResponse(error.reason, status_code=error.status)
+        except bearer.BearerError as error:
+            response = PlainTextResponse(
+                error.description, status_code=401, headers={"www-authenticate": error.challenge}
+            )
+        except token_rate.TokenRateLimited as error:
+            response = rate_limited(error)
+        await response(scope, receive, send)
 
-    async def get_context(self, request: Request, response: Response) -> RequestContext:  # type: ignore[override]
-        state = self.state
+    async def handle(self, request: Request) -> Response:
+        method = request.method
+        if method not in ("GET", "POST"):
+            raise HTTPError(405, "GraphQL only supports GET and POST requests.")
+        if method == "GET" and wants_ide(request):
+            if self.ide_html is None:
+                raise HTTPError(404, "Not Found")
+            return HTMLResponse(self.ide_html)
+        params = await self._params(request)
         if "authorization" not in request.headers:
             self._check_origin(request)
+        state = self.state
         db = state.sessions()
-        # Registered before identifying, so the session is closed whatever happens next.
-        request.state.orgward_db = db
-        who = await identify(request, db, state)
-        context = RequestContext(
-            request=request,
-            response=response,
-            db=db,
-            actor=who.actor,
-            settings=state.settings,
-            clock=state.clock,
-            request_id=who.request_id,
-            cookie_authenticated=who.cookie_authenticated,
-            side_engine=state.side_engine,
-        )
-        request.state.orgward = context
-        response.headers["x-request-id"] = who.request_id
-        return context
+        request_id: str | None = None
+        try:
+            who = await identify(request, db, state)
+            request_id = who.request_id
+            if method == "GET" and who.cookie_authenticated:
+                raise HTTPError(
+                    405, "Cookie-authenticated GraphQL requests must use POST, not GET."
+                )
+            context = RequestContext(
+                request=request,
+                response=sub_response(),
+                db=db,
+                actor=who.actor,
+                settings=state.settings,
+                clock=state.clock,
+                request_id=who.request_id,
+                cookie_authenticated=who.cookie_authenticated,
+                side_engine=state.side_engine,
+            )
+            try:
+                result = await self.operations.run(
+                    params.get("query"),
+                    variables=params.get("variables"),
+                    operation_name=params.get("operationName"),
+                    context=context,
+                    allowed=QUERY_ONLY if method == "GET" else QUERY_OR_MUTATION,
+                    request_id=who.request_id,
+                )
+            except OperationRefused as refused:
+                raise HTTPError(refused.status, refused.reason) from None
+            response = self._response(request, context, result)
+            commit = not context.failed and response.status_code < 400
+            await (db.commit() if commit else db.rollback())
+        except Exception as error:
+            await db.rollback()
+            if isinstance(error, HTTPError | bearer.BearerError | token_rate.TokenRateLimited):
+                raise
+            log.exception("graphql.request_failed", request_id=request_id)
+            return internal_error(request_id)
+        finally:
+            await db.close()
+        self._apply_session_cookie(context, response)
+        return response
+
+    # --- the request --------------------------------------------------------------------------
+
+    async def _params(self, request: Request) -> dict[str, Any]:
+        """query, variables and operationName from the query string (GET) or a JSON body."""
+        if request.method == "GET":
+            query = request.query_params
+            params: dict[str, Any] = {
+                "query": query.get("query"),
+                "operationName": query.get("operationName"),
+            }
+            if "variables" in query:
+                params["variables"] = self._json(query["variables"])
+        else:
+            content_type = request.headers.get("content-type", "")
+            if "application/json" not in content_type.split(";")[0].lower():
+                raise HTTPError(400, "Unsupported content type")
+            params = self._json(await request.body())
+            if isinstance(params, list):
+                raise HTTPError(400, "Batching is not enabled")
+            if not isinstance(params, dict):
+                raise HTTPError(400, "The request body must be a JSON object.")
+        for name, kind, label in (
+            ("query", str, "a string"),
+            ("variables", dict, "an object"),
+            ("extensions", dict, "an object"),
+            ("operationName", str, "a string"),
+        ):
+            if not isinstance(params.get(name), kind | None):
+                raise HTTPError(
+                    400, f"The GraphQL operation's `{name}` must be {label} or null, if provided."
+                )
+        return params
+
+    @staticmethod
+    def _json(data: str | bytes) -> Any:
+        try:
+            # orjson refuses unpaired surrogates, which no database could store.
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise HTTPError(400, "Unable to parse request body as JSON") from None
 
     def _check_origin(self, request: Request) -> None:
         """CSRF: a POST that carries our session cookie must come from a trusted origin."""
@@ -78,100 +177,38 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         )
         if origin is None:
             if has_cookie:
-                raise HTTPException(
-                    403, "Cookie-authenticated requests must send an Origin header."
-                )
+                raise HTTPError(403, "Cookie-authenticated requests must send an Origin header.")
             return
         if origin.lower() not in settings.trusted_origins:
-            raise HTTPException(403, "Cross-origin request refused.")
+            raise HTTPError(403, "Cross-origin request refused.")
 
-    async def execute_operation(
-        self, request: Request, request_adapter: Any, *args: Any, **kwargs: Any
-    ):  # type: ignore[override]
-        context: RequestContext = request.state.orgward
-        if request_adapter.method == "GET" and context.cookie_authenticated:
-            raise HTTPException(
-                405, "Cookie-authenticated GraphQL requests must use POST, not GET."
-            )
-        return await super().execute_operation(request, request_adapter, *args, **kwargs)
+    # --- the answer ---------------------------------------------------------------------------
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await PlainTextResponse("Not found", status_code=404)(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        try:
-            response = await self.run(request)
-        except HTTPException as error:
-            response = PlainTextResponse(error.reason, status_code=error.status_code)
-        except bearer.BearerError as error:
-            response = PlainTextResponse(
-                error.description, status_code=401, headers={"www-authenticate": error.challenge}
-            )
-        except token_rate.TokenRateLimited as error:
-            response = rate_limited(error)
-        await response(scope, receive, send)
-
-    # --- one transaction per request ------------------------------------------------------
-
-    @overload
-    async def run(
-        self, request: Request, context: RequestContext = UNSET, root_value: None = UNSET
-    ) -> Response: ...
-
-    @overload
-    async def run(
-        self, request: WebSocket, context: RequestContext = UNSET, root_value: None = UNSET
-    ) -> WebSocket: ...
-
-    async def run(
-        self,
-        request: Request | WebSocket,
-        context: RequestContext = UNSET,
-        root_value: None = UNSET,
-    ) -> Response | WebSocket:
-        if isinstance(request, WebSocket):
-            # Never reached: __call__ answers every non-HTTP scope itself.
-            return await super().run(request, context, root_value)
-        try:
-            response = await super().run(request, context, root_value)
-        except BaseException:
-            await self._end(request, commit=False)
-            raise
-        context_obj: RequestContext | None = getattr(request.state, "orgward", None)
-        if context_obj is None:
-            return response
-        try:
-            await self._end(request, commit=not context_obj.failed and response.status_code < 400)
-        except Exception:
-            log.exception("graphql.commit_failed", request_id=context_obj.request_id)
-            return self._encoded(
-                {
-                    "errors": [
-                        {
-                            "message": f"Internal server error (request id "
-                            f"{context_obj.request_id}).",
-                            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-                        }
-                    ]
-                },
-                status=500,
-                media_type=JSON,
-            )
-        self._apply_session_cookie(context_obj, response)
+    def _response(
+        self, request: Request, context: RequestContext, result: ExecutionResult
+    ) -> Response:
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [error.formatted for error in result.errors]
+        media_type = negotiate(request.headers.get("accept"))
+        status = context.response.status_code or 200
+        failed_before_execution = (
+            result.data is None
+            and bool(result.errors)
+            and not any(error.path for error in result.errors or [])
+        )
+        if failed_before_execution and media_type == GRAPHQL_RESPONSE:
+            # GraphQL over HTTP: a request that never executed has no data and a 4xx status.
+            del body["data"]
+            status = 400
+        response = Response(
+            orjson.dumps(body),
+            status_code=status,
+            headers={"x-request-id": context.request_id},
+            media_type=f"{media_type}; charset=utf-8",
+        )
+        response.raw_headers.extend(context.response.raw_headers)
         return response
-
-    async def _end(self, request: Request, *, commit: bool) -> None:
-        db = getattr(request.state, "orgward_db", None)
-        if db is None:
-            return
-        try:
-            if commit:
-                await db.commit()
-            else:
-                await db.rollback()
-        finally:
-            await db.close()
 
     def _apply_session_cookie(self, context: RequestContext, response: Response) -> None:
         token = context.new_session_token
@@ -180,44 +217,30 @@ class OrgwardGraphQL(GraphQL[RequestContext, None]):
         elif token == "":
             clear_session_cookie(response, self.state.settings)
 
-    # --- GraphQL over HTTP media types ----------------------------------------------------
 
-    async def get_sub_response(self, request: Request | WebSocket) -> Response:
-        response = await super().get_sub_response(request)
-        response.media_type = negotiate(request.headers.get("accept"))
-        return response
+def sub_response() -> Response:
+    """Where resolvers put headers (cookies) and a status for the final response."""
+    response = Response()
+    response.status_code = None  # type: ignore[assignment]
+    del response.headers["content-length"]
+    return response
 
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        data = process_result(result)
-        failed_before_execution = (
-            result.data is None
-            and bool(result.errors)
-            and not any(error.path for error in result.errors or [])
-        )
-        sub_response: Response = request.state.orgward.response
-        if failed_before_execution and sub_response.media_type == GRAPHQL_RESPONSE:
-            # GraphQL over HTTP: a request that never executed has no data and a 4xx status.
-            data.pop("data", None)
-            sub_response.status_code = 400
-        return data
 
-    def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        response = super().create_response(response_data, sub_response)
-        media_type = sub_response.media_type or JSON
-        response.headers["content-type"] = f"{media_type}; charset=utf-8"
-        return response
+def wants_ide(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return request.query_params.get("query") is None and ("text/html" in accept or "*/*" in accept)
 
-    def decode_json(self, data: str | bytes) -> object:
-        # orjson refuses unpaired surrogates, which no database could store.
-        return orjson.loads(data)
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
-
-    def _encoded(self, data: object, *, status: int, media_type: str) -> Response:
-        return Response(self.encode_json(data), status_code=status, media_type=media_type)
+def internal_error(request_id: str | None) -> Response:
+    body = {
+        "errors": [
+            {
+                "message": f"Internal server error (request id {request_id}).",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+            }
+        ]
+    }
+    return Response(orjson.dumps(body), status_code=500, media_type=JSON)
 
 
 def rate_limited(error: token_rate.TokenRateLimited) -> Response:

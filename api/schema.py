@@ -1,16 +1,8 @@
-"""The GraphQL schema: queries, mutations and the extensions every request passes through."""
+"""The GraphQL schema: queries and mutations (limits and error masking: api/operations.py)."""
 
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
-from strawberry.extensions.base_extension import SchemaExtension
 
 from api import node as node_resolver
 from api.apps.mutations import AppMutations
@@ -19,9 +11,7 @@ from api.domains.mutations import DomainMutations
 from api.errors import MutationError, RateLimitedError
 from api.execution import FastExecutionContext
 from api.identities.mutations import IdentityMutations
-from api.limits import validation_rules
 from api.managed.mutations import ManagedAccountMutations
-from api.masking import MaskUnexpectedErrors
 from api.notifications import NotificationMutations
 from api.relay import Node
 from api.takeover.mutations import TakeoverMutations
@@ -84,22 +74,9 @@ class Mutation(
 
 
 def create_schema(settings: Settings) -> strawberry.Schema:
-    rules = validation_rules(
-        settings.max_query_depth, settings.max_query_aliases, settings.max_query_nodes
-    )
-    extensions: list[type[SchemaExtension] | object] = [
-        lambda: MaxTokensLimiter(settings.max_query_tokens),
-        ParserCache,
-        lambda: AddValidationRules(rules),
-        ValidationCache,
-        MaskUnexpectedErrors,
-    ]
-    if settings.is_production:
-        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=[MutationError, RateLimitedError],
-        extensions=extensions,  # type: ignore[arg-type]
         execution_context_class=FastExecutionContext if settings.fast_execution else None,
     )
