@@ -6,11 +6,12 @@ api/operations.py, and the answer is encoded with orjson (SPEC 10, issue 7).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import structlog
 from graphql import ExecutionResult, OperationType
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -24,6 +25,7 @@ from api.operations import OperationRefused, Operations
 from api.state import AppState
 from auth import bearer, token_rate
 from auth.google import SIGNUP_COOKIE
+from core.request_db import RequestDatabase
 
 log = structlog.get_logger("orgward.http")
 
@@ -77,7 +79,7 @@ class OrgwardGraphQL:
         if "authorization" not in request.headers:
             self._check_origin(request)
         state = self.state
-        db = state.sessions()
+        db = RequestDatabase(state.engine, state.sessions)
         request_id: str | None = None
         try:
             who = await identify(request, db, state)
@@ -89,7 +91,7 @@ class OrgwardGraphQL:
             context = RequestContext(
                 request=request,
                 response=sub_response(),
-                db=db,
+                db=cast(AsyncSession, db),  # it stands in for the session: core/request_db.py
                 actor=who.actor,
                 settings=state.settings,
                 clock=state.clock,
@@ -109,16 +111,17 @@ class OrgwardGraphQL:
             except OperationRefused as refused:
                 raise HTTPError(refused.status, refused.reason) from None
             response = self._response(request, context, result)
-            commit = not context.failed and response.status_code < 400
-            await (db.commit() if commit else db.rollback())
         except Exception as error:
-            await db.rollback()
+            await db.end(commit=False)
             if isinstance(error, HTTPError | bearer.BearerError | token_rate.TokenRateLimited):
                 raise
             log.exception("graphql.request_failed", request_id=request_id)
             return internal_error(request_id)
-        finally:
-            await db.close()
+        try:
+            await db.end(commit=not context.failed and response.status_code < 400)
+        except Exception:
+            log.exception("graphql.commit_failed", request_id=request_id)
+            return internal_error(request_id)
         self._apply_session_cookie(context, response)
         return response
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from api.state import AppState
 from auth import bearer, sessions
 from auth.actor import Actor, Origin
+from core.hot_reads import Database
 from services import tokens
 from services.context import ServiceContext
 
@@ -35,7 +37,7 @@ def origin_of(request: Request) -> Origin:
     )
 
 
-async def identify(request: Request, db: AsyncSession, state: AppState) -> Identified:
+async def identify(request: Request, db: Database, state: AppState) -> Identified:
     """A bearer header wins over the cookie; raises bearer.BearerError for a bad bearer and
     token_rate.TokenRateLimited for one over its limit."""
     origin = origin_of(request)
@@ -44,7 +46,7 @@ async def identify(request: Request, db: AsyncSession, state: AppState) -> Ident
     authorization = request.headers.get("authorization")
     if authorization is not None:
         anonymous = ServiceContext(
-            db=db,
+            db=cast(AsyncSession, db),
             actor=Actor.anonymous(origin),
             settings=state.settings,
             clock=state.clock,
@@ -61,9 +63,9 @@ async def identify(request: Request, db: AsyncSession, state: AppState) -> Ident
     if token:
         found = await sessions.authenticate(db, state.settings, token=token, now=now)
         if found is not None:
-            user, session = found
+            user, session_id = found
             return Identified(
-                Actor(user=user, origin=origin, session_id=session.id),
+                Actor(user=user, origin=origin, session_id=session_id),
                 request_id,
                 cookie_authenticated=True,
             )

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from auth import scopes, token_format
 from auth.actor import Actor, Origin, TokenGrant
 from auth.secrets import token_hash
+from core.hot_reads import Database, HotRead, columns_of, loaded
 from core.settings import Settings
 from models import ApiToken, Installation, TokenKind, User, UserStatus
 
@@ -80,6 +80,33 @@ _COLUMNS: tuple[Any, ...] = (
 )
 
 
+USER_COLUMNS = columns_of(User)
+# Every bearer request runs this: one indexed lookup, straight to the driver.
+FIND_TOKEN = HotRead(
+    select(*_COLUMNS, *USER_COLUMNS)
+    .select_from(ApiToken)
+    .outerjoin(User, col(User.id) == col(ApiToken.user_id))
+    .outerjoin(Installation, col(Installation.id) == col(ApiToken.installation_id))
+    .where(col(ApiToken.token_hash) == bindparam("token_hash"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    id: int
+    kind: TokenKind
+    scopes: str
+    team_id: int | None
+    installation_id: int | None
+    user_id: int | None
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    installation_scopes: str | None
+    uninstalled_at: datetime | None
+    installation_team_id: int | None
+
+
 def parse_authorization(header: str) -> str:
     scheme, _, credentials = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
@@ -88,29 +115,27 @@ def parse_authorization(header: str) -> str:
 
 
 async def authenticate(
-    db: AsyncSession, settings: Settings, *, token: str, origin: Origin, now: datetime
+    db: Database, settings: Settings, *, token: str, origin: Origin, now: datetime
 ) -> Authenticated:
     kind = token_format.parse(token)
     if kind is None:
         # Refused before any database work: a mistyped or foreign token.
         raise BearerError("invalid_token", "The token is malformed or its checksum is wrong.")
-    found = (
-        await db.execute(
-            select(User, *_COLUMNS)
-            .select_from(ApiToken)
-            .outerjoin(User, col(User.id) == col(ApiToken.user_id))
-            .outerjoin(Installation, col(Installation.id) == col(ApiToken.installation_id))
-            .where(col(ApiToken.token_hash) == token_hash(settings.secret_key, token))
-        )
-    ).first()
-    if found is None or found.kind != kind:
+    row = await FIND_TOKEN.first(db, token_hash=token_hash(settings.secret_key, token))
+    if row is None:
+        raise BearerError("invalid_token", UNUSABLE)
+    found = _Found(*row[: len(_COLUMNS)])
+    if found.kind != kind:
         raise BearerError("invalid_token", UNUSABLE)
     if found.revoked_at is not None:
         raise RevokedTokenUsed(RevokedToken(found.id, kind, found.user_id, found.team_id))
     if found.expires_at <= now:
         raise BearerError("invalid_token", UNUSABLE)
     granted = scopes.from_column(found.scopes)
-    user: User | None = found.User
+    user_values = row[len(_COLUMNS) :]
+    user: User | None = None
+    if user_values[0] is not None:
+        user = loaded(db, User, {c.key: v for c, v in zip(USER_COLUMNS, user_values, strict=True)})
     if kind is TokenKind.PERSONAL:
         # Deactivated, pending deletion, deleted or not yet signed up: the token is dead too.
         if user is None or user.status != UserStatus.ACTIVE:

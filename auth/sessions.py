@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from auth.actor import Origin
 from auth.secrets import new_token, token_hash
+from core.hot_reads import Database, HotRead, columns_of, loaded
 from core.settings import Settings
 from models import User, UserSession, UserStatus
 
@@ -54,30 +55,40 @@ async def start_session(
     return row, token
 
 
+USER_COLUMNS = columns_of(User)
+# Every request with a cookie runs this: one indexed lookup, straight to the driver.
+FIND_SESSION = HotRead(
+    select(*USER_COLUMNS, col(UserSession.id), col(UserSession.last_seen_at))
+    .join(UserSession, col(UserSession.user_id) == col(User.id))
+    .where(
+        col(UserSession.token_hash) == bindparam("token_hash"),
+        col(UserSession.revoked_at).is_(None),
+        col(UserSession.expires_at) > bindparam("now"),
+        col(User.status) == UserStatus.ACTIVE,
+    )
+)
+TOUCH_SESSION = HotRead(
+    update(UserSession)
+    .where(col(UserSession.id) == bindparam("session_id"))
+    .values(last_seen_at=bindparam("now"))
+    .returning(col(UserSession.id))
+)
+
+
 async def authenticate(
-    db: AsyncSession, settings: Settings, *, token: str, now: datetime
-) -> tuple[User, UserSession] | None:
-    """The active user and session behind a cookie token, in one indexed lookup."""
+    db: Database, settings: Settings, *, token: str, now: datetime
+) -> tuple[User, int] | None:
+    """The active user and session id behind a cookie token, in one indexed lookup."""
     if not token or len(token) > 128:
         return None
-    found = (
-        await db.execute(
-            select(User, UserSession)
-            .join(UserSession, col(UserSession.user_id) == User.id)
-            .where(
-                col(UserSession.token_hash) == token_hash(settings.secret_key, token),
-                col(UserSession.revoked_at).is_(None),
-                col(UserSession.expires_at) > now,
-                col(User.status) == UserStatus.ACTIVE,
-            )
-        )
-    ).first()
-    if found is None:
+    row = await FIND_SESSION.first(db, token_hash=token_hash(settings.secret_key, token), now=now)
+    if row is None:
         return None
-    user, session = found
-    if now - session.last_seen_at >= LAST_SEEN_RESOLUTION:
-        session.last_seen_at = now
-    return user, session
+    *user_values, session_id, last_seen_at = row
+    user = loaded(db, User, {c.key: v for c, v in zip(USER_COLUMNS, user_values, strict=True)})
+    if now - last_seen_at >= LAST_SEEN_RESOLUTION:
+        await TOUCH_SESSION.write_soon(db, session_id=session_id, now=now)
+    return user, session_id
 
 
 async def revoke_session(db: AsyncSession, *, session_id: int, now: datetime) -> None:

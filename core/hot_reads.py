@@ -1,0 +1,155 @@
+"""Hot reads: the few statements that nearly every request runs, sent straight to the driver.
+
+For a small indexed read, SQLAlchemy's execution layer (cache-key lookup, greenlet hops, result
+metadata, ORM loading) costs several times the statement's own round trip (SPEC 10, issue 7).
+A `HotRead` is still written in SQLAlchemy Core, and on PostgreSQL it is compiled once to
+asyncpg's SQL and run on the request session's own connection, so it sees what the session's
+transaction wrote; SQLAlchemy's own bind and result processors still convert the values, so
+rows come back exactly as `session.execute` would give them, and `before_cursor_execute`
+listeners (statement counters) see the statement. On any other database (the
+embedded SQLite) it simply goes through `session.execute`.
+
+Rows are plain tuples in the statement's column order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.sql import Executable
+from sqlmodel import SQLModel
+
+from core.request_db import RequestDatabase
+
+M = TypeVar("M", bound=SQLModel)
+# A request's lazy database, or a plain session (jobs, other routes).
+Database = RequestDatabase | AsyncSession
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    # (parameter name, whether the caller must give it, its literal value, bind processor),
+    # in the order of $1, $2, ...
+    binds: tuple[tuple[str, bool, Any, Processor], ...]
+    results: tuple[Processor, ...]
+    converts: bool
+
+
+class HotRead:
+    """A SELECT (or a statement with RETURNING) built once and run many times."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: _Compiled | None = None
+
+    async def rows(self, db: Database, **params: Any) -> list[tuple[Any, ...]]:
+        bind: Any = db.bind
+        if bind is None or bind.dialect.driver != "asyncpg":
+            result = await db.execute(self.statement, params)
+            return [tuple(row) for row in result]
+        compiled = self._compiled or self._compile(bind.dialect)
+        connection = await db.connection()
+        driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        args = []
+        for name, required, literal, process in compiled.binds:
+            value = params[name] if required else params.get(name, literal)
+            args.append(value if process is None or value is None else process(value))
+        sync_connection = connection.sync_connection
+        if sync_connection is not None and (
+            sync_connection._has_events or sync_connection.engine._has_events
+        ):
+            # Statement counters and tracing listen here: a hot read is a statement like any.
+            sync_connection.dispatch.before_cursor_execute(
+                sync_connection, None, compiled.sql, tuple(args), None, False
+            )
+        records = await driver.fetch(compiled.sql, *args)
+        if not compiled.converts:
+            return [tuple(record) for record in records]
+        processors = compiled.results
+        return [
+            tuple(
+                value if process is None or value is None else process(value)
+                for value, process in zip(record, processors, strict=True)
+            )
+            for record in records
+        ]
+
+    async def write_soon(self, db: Database, **params: Any) -> None:
+        """A small write that must not hold a lock for the rest of the request: on PostgreSQL
+        it runs now, in autocommit (no transaction has begun yet); elsewhere it runs just
+        before the request commits, since SQLite would take its one write lock here and keep
+        it until the end, stalling writes that must happen outside the request (side engine)."""
+        bind: Any = db.bind
+        if bind is not None and bind.dialect.driver == "asyncpg":
+            await self.rows(db, **params)
+            return
+        session = db.session if isinstance(db, RequestDatabase) else db
+        statement = self.statement
+
+        def write(sync_session: Any) -> None:
+            sync_session.execute(statement, params)
+
+        event.listen(session.sync_session, "before_commit", write, once=True)
+
+    async def first(self, db: Database, **params: Any) -> tuple[Any, ...] | None:
+        found = await self.rows(db, **params)
+        return found[0] if found else None
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled: Any = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        if compiled.positiontup is None:
+            raise ValueError("a hot read needs a dialect with positional parameters")
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise ValueError("a hot read cannot take an expanding IN list; use = ANY(array)")
+        binds = tuple(
+            (
+                bind.key,
+                bind.required,
+                bind.value,
+                bind.type.dialect_impl(dialect).bind_processor(dialect),
+            )
+            for bind in (compiled.binds[name] for name in compiled.positiontup)
+        )
+        columns = getattr(self.statement, "selected_columns", None)
+        if columns is None:
+            columns = self.statement.exported_columns  # type: ignore[attr-defined]
+        results = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        )
+        self._compiled = _Compiled(
+            sql=compiled.string,
+            binds=binds,
+            results=results,
+            converts=any(process is not None for process in results),
+        )
+        return self._compiled
+
+
+def loaded(db: Database, model: type[M], values: Mapping[str, Any]) -> M:
+    """An entity built from a hot read's row and placed in the session as if a query had
+    loaded it: changes to it are flushed as UPDATEs, and the identity map knows it."""
+    mapper: Any = model.__mapper__  # type: ignore[attr-defined]
+    key = mapper.identity_key_from_primary_key(
+        [values[column.key] for column in mapper.primary_key]
+    )
+    existing = db.identity_map.get(key) if isinstance(db, AsyncSession) else db.known(key)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    entity: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    entity.__dict__.update(values)
+    make_transient_to_detached(entity)
+    db.add(entity)
+    return entity
+
+
+def columns_of(model: type[SQLModel]) -> Sequence[Any]:
+    """Every mapped column of a table model, in table order (for `loaded`)."""
+    return tuple(model.__table__.columns)  # type: ignore[attr-defined]

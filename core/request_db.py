@@ -1,0 +1,85 @@
+"""A request's database: one pooled connection, and the ORM session on it, both made on first use.
+
+Most dashboard requests are reads, and the cheapest of them (who am I?) need one indexed
+lookup (core/hot_reads.py). Opening an ORM session and a transaction for those would cost
+more than the lookup itself (SPEC 10, issue 7), so here both wait until something needs them:
+- hot reads run on the request's connection (or the session's, once there is one), outside a
+  transaction until the session begins one;
+- the session, made when a resolver or service first asks for it, is bound to that same
+  connection, so a request never holds two connections and the session sees what the hot
+  reads saw; it commits once at the end or rolls back, as before;
+- entities loaded by hot reads before the session exists join it when it is made.
+
+It stands in for the session (ServiceContext.db): whatever it does not do itself, it asks
+of the session, made at that moment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
+
+
+class RequestDatabase:
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.bind = engine
+        self._sessions = sessions
+        self._connection: AsyncConnection | None = None
+        self._session: AsyncSession | None = None
+        self._adopted: list[Any] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        """The request's ORM session (made now if it was not)."""
+        if self._session is None:
+            self._session = self._sessions(bind=self._connection or self.bind)
+            for entity in self._adopted:
+                self._session.add(entity)
+            self._adopted.clear()
+        return self._session
+
+    @property
+    def has_session(self) -> bool:
+        return self._session is not None
+
+    async def connection(self) -> AsyncConnection:
+        if self._session is not None:
+            return await self._session.connection()
+        if self._connection is None:
+            self._connection = await self.bind.connect()
+        return self._connection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
+
+    async def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        return await self.session.execute(statement, params, **kwargs)
+
+    def add(self, entity: Any) -> None:
+        """A persistent-detached entity (core.hot_reads.loaded) for the session, now or later."""
+        if self._session is not None:
+            self._session.add(entity)
+        else:
+            self._adopted.append(entity)
+
+    def known(self, key: Any) -> Any:
+        """The session's entity for an identity key, if it has one."""
+        return self._session.identity_map.get(key) if self._session is not None else None
+
+    async def end(self, *, commit: bool) -> None:
+        """Commit (or roll back) the session's work, then give the connection back."""
+        try:
+            if self._session is not None:
+                try:
+                    await (self._session.commit() if commit else self._session.rollback())
+                finally:
+                    await self._session.close()
+        finally:
+            if self._connection is not None:
+                await self._connection.close()
