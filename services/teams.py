@@ -7,19 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from auth import policy
 from auth.scopes import Scope
 from core.errors import Conflict, InvalidInput, NotFound
+from core.hot_reads import HotRead
 from models import Member, Role, Team, User, UserStatus
 from services import audit, emails, normalize, quotas
 from services.context import ServiceContext
 from services.outbox import send_email
 from services.pages import Page, PageRequest
-from services.users import UserView, user_columns, user_view
+from services.users import USER_COLUMNS, UserView, user_columns, user_view
 
 ROLE_ORDER = {Role.OWNER: 0, Role.ADMIN: 1, Role.BILLING: 2, Role.MEMBER: 3}
 
@@ -98,6 +99,8 @@ async def find_team(
     app = ctx.actor.installation
     if ctx.actor.user is None and app is None:
         return None
+    if app is None:
+        return await _find_users_team(ctx, team_id=team_id, slug=slug)
     statement = select(Team, col(Member.role)).outerjoin(
         Member,
         (col(Member.team_id) == col(Team.id)) & (col(Member.user_id) == ctx.actor.user_id),
@@ -124,6 +127,46 @@ async def find_team(
     if not policy.team_visible(ctx.actor, role is not None):
         return None
     return _team_view(team, role)
+
+
+# A team and the viewer's role in it, by slug or by id: every team page starts here.
+_TEAM_COLUMNS = (
+    col(Team.id),
+    col(Team.slug),
+    col(Team.name),
+    col(Team.created_at),
+    col(Member.role),
+)
+_TEAM_OF_VIEWER = select(*_TEAM_COLUMNS).outerjoin(
+    Member,
+    (col(Member.team_id) == col(Team.id)) & (col(Member.user_id) == bindparam("viewer_id")),
+)
+_TEAM_BY_SLUG = HotRead(_TEAM_OF_VIEWER.where(col(Team.slug) == bindparam("slug")))
+_TEAM_BY_ID = HotRead(_TEAM_OF_VIEWER.where(col(Team.id) == bindparam("team_id")))
+
+
+async def _find_users_team(
+    ctx: ServiceContext, *, team_id: int | None, slug: str | None
+) -> TeamView | None:
+    viewer_id = ctx.actor.user_id
+    if team_id is not None:
+        row = await _TEAM_BY_ID.first(ctx.db, team_id=team_id, viewer_id=viewer_id)
+    elif slug is not None:
+        wanted = slug.strip().lower()
+        if not normalize.SLUG_RE.fullmatch(wanted):
+            return None  # as in find_team: no team has such a slug
+        row = await _TEAM_BY_SLUG.first(ctx.db, slug=wanted, viewer_id=viewer_id)
+    else:
+        return None
+    if row is None or not policy.team_visible(ctx.actor, row.role is not None):
+        return None
+    return TeamView(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        created_at=row.created_at,
+        viewer_role=Role(row.role) if row.role is not None else None,
+    )
 
 
 async def viewer_teams(ctx: ServiceContext, page: PageRequest) -> Page[TeamView]:
@@ -155,13 +198,17 @@ async def member_pages(
     team_ids = [team.id for team in teams]
     after = [col(Member.id) > page.after] if page.after is not None else []
     if len(team_ids) == 1:
-        # One team: a keyset scan of (team_id, id) that stops after first + 1 rows.
-        statement = (
-            _member_rows(ctx)
-            .where(col(Member.team_id) == team_ids[0], *after)
-            .order_by(col(Member.id))
-            .limit(page.first + 1)
-        )
+        # One team (a team page): a keyset scan of (team_id, id) that stops after first + 1
+        # rows, as a hot read.
+        read = _one_team_page(viewer=ctx.actor.user_id is not None, after=page.after is not None)
+        params: dict[str, Any] = {"team_id": team_ids[0], "limit": page.first + 1}
+        if page.after is not None:
+            params["after"] = page.after
+        if ctx.actor.user_id is not None:
+            params.update(viewer_id=ctx.actor.user_id, now=ctx.now())
+        rows = await read.rows(ctx.db, **params)
+        items = [(row.member_id, _member_view(ctx, row)) for row in rows]
+        return [Page.from_rows(items, page)]
     else:
         # Rank memberships alone (an index scan), then join users for the winners only:
         # ranking the member-user join would read every user of every team.
@@ -373,6 +420,39 @@ def _member_rows(ctx: ServiceContext) -> Select[Any]:
         col(Member.created_at).label("joined_at"),
         *user_columns(ctx),
     ).join(User, col(User.id) == col(Member.user_id))
+
+
+def _one_team_page(*, viewer: bool, after: bool) -> HotRead:
+    """One team's page of members, with the [P2] email fact for the viewer as parameters."""
+    key = (viewer, after)
+    read = _ONE_TEAM_PAGES.get(key)
+    if read is None:
+        in_domain = (
+            policy.email_in_managed_domain(bindparam("viewer_id"), bindparam("now"))  # type: ignore[arg-type]
+            if viewer
+            else false()
+        )
+        statement = (
+            select(
+                col(Member.id).label("member_id"),
+                col(Member.team_id),
+                col(Member.role),
+                col(Member.created_at).label("joined_at"),
+                *USER_COLUMNS,
+                in_domain.label("email_in_managed_domain"),
+            )
+            .join(User, col(User.id) == col(Member.user_id))
+            .where(col(Member.team_id) == bindparam("team_id"))
+            .order_by(col(Member.id))
+            .limit(bindparam("limit"))
+        )
+        if after:
+            statement = statement.where(col(Member.id) > bindparam("after"))
+        read = _ONE_TEAM_PAGES[key] = HotRead(statement)
+    return read
+
+
+_ONE_TEAM_PAGES: dict[tuple[bool, bool], HotRead] = {}
 
 
 def _member_view(ctx: ServiceContext, row: object) -> MemberView:

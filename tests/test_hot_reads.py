@@ -90,3 +90,26 @@ async def test_a_signed_in_viewer_costs_one_statement(world: World) -> None:
         data = await alice("{ viewer { username } }")
     assert data == {"viewer": {"username": "alice"}}
     assert [s.split()[0] for s in counted.statements] == ["SELECT"]
+
+
+async def test_loaders_of_one_request_share_its_connection_one_statement_at_a_time(
+    world: World,
+) -> None:
+    # Members, domains and invitations load side by side (DataLoaders), all as hot reads or
+    # statements on the one connection of the request.
+    alice = await world.sign_up("alice")
+    team = await world.make_team(alice, slug="acme")
+    bob = await world.sign_up("bob")
+    await world.add_member(team, bob)
+    data = await alice(
+        """query($slug: String!) { team(slug: $slug) {
+            members(first: 5) { edges { node { role user { username } } } }
+            domains { name }
+            invitations { email }
+            contacts { role }
+        } }""",
+        slug="acme",
+    )
+    members = [edge["node"]["user"]["username"] for edge in data["team"]["members"]["edges"]]
+    assert members == ["alice", "bob"]
+    assert data["team"]["domains"] == [] and data["team"]["invitations"] == []
