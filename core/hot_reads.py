@@ -47,8 +47,11 @@ class _Compiled:
 class HotRead:
     """A SELECT (or a statement with RETURNING) built once and run many times."""
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, elsewhere: Executable | None = None) -> None:
+        """`elsewhere`: the same statement for databases other than PostgreSQL, where it needs
+        other SQL (an expanding `IN` list in place of `= ANY(array)`)."""
         self.statement = statement
+        self.elsewhere = statement if elsewhere is None else elsewhere
         self._compiled: _Compiled | None = None
         columns = getattr(statement, "selected_columns", None)
         if columns is None:
@@ -61,7 +64,7 @@ class HotRead:
     async def rows(self, db: Database, **params: Any) -> list[Any]:
         bind: Any = db.bind
         if bind is None or bind.dialect.driver != "asyncpg":
-            result = await db.execute(self.statement, params)
+            result = await db.execute(self.elsewhere, params)
             return [self.row_type._make(row) for row in result]
         compiled = self._compiled or self._compile(bind.dialect)
         connection = await db.connection()
@@ -104,7 +107,7 @@ class HotRead:
             await self.rows(db, **params)
             return
         session = db.session if isinstance(db, RequestDatabase) else db
-        statement = self.statement
+        statement = self.elsewhere
 
         def write(sync_session: Any) -> None:
             sync_session.execute(statement, params)
