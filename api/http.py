@@ -111,9 +111,12 @@ class OrgwardGraphQL:
             except OperationRefused as refused:
                 raise HTTPError(refused.status, refused.reason) from None
             response = self._response(request, context, result)
-        except Exception as error:
+        except BaseException as error:
+            # Cancelled too (a client gone, a shutdown): the connection goes back either way.
             await db.end(commit=False)
-            if isinstance(error, HTTPError | bearer.BearerError | token_rate.TokenRateLimited):
+            if not isinstance(error, Exception) or isinstance(
+                error, HTTPError | bearer.BearerError | token_rate.TokenRateLimited
+            ):
                 raise
             log.exception("graphql.request_failed", request_id=request_id)
             return internal_error(request_id)

@@ -59,16 +59,13 @@ class Prepared:
     # The operation types by name (None for an anonymous operation).
     operations: dict[str | None, OperationType]
 
-    def operation_type(self, name: str | None) -> OperationType:
+    def operation_type(self, name: str | None) -> OperationType | None:
+        """The type of the operation to run; None when the name picks none (or not one)."""
         if name is None:
             if len(self.operations) != 1:
-                raise OperationRefused(400, "Must provide operation name if query contains "
-                                       "multiple operations.")  # fmt: skip
+                return None
             return next(iter(self.operations.values()))
-        try:
-            return self.operations[name]
-        except KeyError:
-            raise OperationRefused(400, f'Unknown operation named "{name}".') from None
+        return self.operations.get(name)
 
 
 class Operations:
@@ -124,19 +121,21 @@ class Operations:
         request_id: str | None,
     ) -> ExecutionResult:
         """Raises OperationRefused for what HTTP refuses (400/405) before anything runs."""
-        if query is None:
+        if not query:
             raise OperationRefused(400, "No GraphQL query found in the request")
         prepared = self.prepare(query)
         if prepared.document is None:
             return ExecutionResult(None, list(prepared.errors))
-        if prepared.operations:
-            kind = prepared.operation_type(operation_name)
+        kind = prepared.operation_type(operation_name)
+        if kind is not None:
             if kind not in allowed:
                 if kind is OperationType.MUTATION and OperationType.QUERY in allowed:
                     raise OperationRefused(405, "mutations are not allowed when using GET")
                 raise OperationRefused(400, f"{kind.value} operations are not allowed here")
-        elif not prepared.errors:
+        elif not prepared.operations and not prepared.errors:
             raise OperationRefused(400, "Can't get GraphQL operation type")
+        # An unknown or ambiguous operation name runs nothing: graphql-core answers it with
+        # its own GraphQL error below.
         if prepared.errors:
             return ExecutionResult(None, list(prepared.errors))
         result = execute(

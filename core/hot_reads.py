@@ -40,8 +40,8 @@ class _Compiled:
     # (parameter name, whether the caller must give it, its literal value, bind processor),
     # in the order of $1, $2, ...
     binds: tuple[tuple[str, bool, Any, Processor], ...]
-    results: tuple[Processor, ...]
-    converts: bool
+    # (column position, result processor) for the columns that need converting.
+    converts: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 class HotRead:
@@ -67,7 +67,9 @@ class HotRead:
             result = await db.execute(self.elsewhere, params)
             return [self.row_type._make(row) for row in result]
         compiled = self._compiled or self._compile(bind.dialect)
-        connection = await db.connection()
+        connection = await (
+            db.read_connection() if isinstance(db, RequestDatabase) else db.connection()
+        )
         pooled: Any = connection.sync_connection.connection  # type: ignore[union-attr]
         args = []
         for name, required, literal, process in compiled.binds:
@@ -83,19 +85,31 @@ class HotRead:
             )
         # One statement at a time per connection, hot reads and SQLAlchemy's alike: DataLoaders
         # of one request run side by side, and asyncpg refuses overlapping operations.
-        async with pooled.dbapi_connection._execute_mutex:
-            records = await pooled.driver_connection.fetch(compiled.sql, *args)
+        try:
+            async with pooled.dbapi_connection._execute_mutex:
+                records = await pooled.driver_connection.fetch(compiled.sql, *args)
+        except Exception as error:
+            # SQLAlchemy did not see this fail: a dead connection (a restarted database, a
+            # dropped link) must leave the pool here, or every request it serves fails too.
+            if pooled.driver_connection.is_closed():
+                # As SQLAlchemy does on a disconnect: this connection is dropped, and every
+                # pooled one made before now is replaced when next checked out.
+                connection.sync_connection.engine.pool._invalidate(pooled, error, _checkin=False)  # type: ignore[union-attr]
+                await connection.invalidate(error)
+            raise
         make = self.row_type._make
-        if not compiled.converts:
+        converts = compiled.converts
+        if not converts:
             return [make(record) for record in records]
-        processors = compiled.results
-        return [
-            make(
-                value if process is None or value is None else process(value)
-                for value, process in zip(record, processors, strict=True)
-            )
-            for record in records
-        ]
+        rows = []
+        for record in records:
+            values = list(record)
+            for position, process in converts:
+                value = values[position]
+                if value is not None:
+                    values[position] = process(value)
+            rows.append(make(values))
+        return rows
 
     async def write_soon(self, db: Database, **params: Any) -> None:
         """A small write that must not hold a lock for the rest of the request: on PostgreSQL
@@ -136,14 +150,17 @@ class HotRead:
         columns = getattr(self.statement, "selected_columns", None)
         if columns is None:
             columns = self.statement.exported_columns  # type: ignore[attr-defined]
-        results = tuple(
+        processors = (
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
         self._compiled = _Compiled(
             sql=compiled.string,
             binds=binds,
-            results=results,
-            converts=any(process is not None for process in results),
+            converts=tuple(
+                (position, process)
+                for position, process in enumerate(processors)
+                if process is not None
+            ),
         )
         return self._compiled
 

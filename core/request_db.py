@@ -51,13 +51,22 @@ class RequestDatabase:
     def has_session(self) -> bool:
         return self._session is not None
 
-    async def connection(self) -> AsyncConnection:
+    async def read_connection(self) -> AsyncConnection:
+        """The connection hot reads run on: the session's once there is one, else the
+        request's own, outside any transaction (never for writes through SQLAlchemy: those go
+        through the session, which commits; `connection()` is the session's)."""
+        if self._session is None and self._connection is None:
+            async with self._opening:
+                if self._session is None and self._connection is None:
+                    connection = await self.bind.connect()
+                    if self._session is None:
+                        self._connection = connection
+                    else:
+                        # The session was made meanwhile, on a connection of its own.
+                        await connection.close()
         if self._session is not None:
             return await self._session.connection()
-        if self._connection is None:
-            async with self._opening:
-                if self._connection is None:
-                    self._connection = await self.bind.connect()
+        assert self._connection is not None
         return self._connection
 
     def __getattr__(self, name: str) -> Any:

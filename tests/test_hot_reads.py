@@ -6,15 +6,22 @@ would have returned, to the request's transaction, and to the statement counters
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import Any
 
+import asyncpg
+import httpx
+import pytest
 from sqlalchemy import bindparam, select
 from sqlmodel import col
 
-from core.db import session_factory
+from api.app import create_app
+from core.db import create_engine, session_factory
 from core.hot_reads import HotRead, columns_of, loaded
 from core.request_db import RequestDatabase
 from models import User, UserStatus
+from tests.support.client import ORIGIN
 from tests.support.world import World
 
 USERS = HotRead(
@@ -113,3 +120,91 @@ async def test_loaders_of_one_request_share_its_connection_one_statement_at_a_ti
     members = [edge["node"]["user"]["username"] for edge in data["team"]["members"]["edges"]]
     assert members == ["alice", "bob"]
     assert data["team"]["domains"] == [] and data["team"]["invitations"] == []
+
+
+async def test_a_dropped_connection_leaves_the_pool(world: World) -> None:
+    # A restarted database or a dropped link: hot reads go around SQLAlchemy, so they must
+    # invalidate the dead connections themselves, or every request they serve fails after.
+    if world.engine.dialect.driver != "asyncpg":
+        pytest.skip("hot reads reach the driver directly on PostgreSQL only")
+    alice = await world.sign_up("alice")
+    # An app of its own whose connections are told apart, so only they are cut.
+    engine = create_engine(
+        world.settings, connect_args={"server_settings": {"application_name": "drop-test"}}
+    )
+    app = create_app(world.settings, engine=engine, run_worker=False, apply_migrations=False)
+    query = {"query": "{ viewer { username } }"}
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url=ORIGIN,
+                cookies=dict(alice.client.http.cookies),
+                headers={"origin": ORIGIN},
+            ) as http,
+        ):
+            # Side by side, so the pool holds several connections to cut.
+            responses = await asyncio.gather(*(http.post("/graphql", json=query) for _ in range(4)))
+            before = [response.status_code for response in responses]
+            url = world.engine.url.set(drivername="postgresql")
+            admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+            try:
+                cut = await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'drop-test'"
+                )
+            finally:
+                await admin.close()
+            after = [(await http.post("/graphql", json=query)).status_code for _ in range(4)]
+    finally:
+        await engine.dispose()
+    assert before == [200] * 4 and cut >= 2
+    # The request on the dead connection fails; the pool then replaces every older one.
+    assert after[1:] == [200, 200, 200], after
+
+
+async def test_a_cancelled_request_gives_its_connection_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = await world.sign_up("alice")
+    endpoint = next(r.endpoint for r in world.app.routes if getattr(r, "path", "") == "/graphql")
+    started = asyncio.Event()
+
+    async def hang(*_args: Any, **_kwargs: Any) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(endpoint.operations, "run", hang)
+    body = b'{"query": "{ viewer { id } }"}'
+    cookie = "; ".join(f"{k}={v}" for k, v in alice.client.http.cookies.items())
+    scope = {
+        "type": "http", "method": "POST", "path": "/graphql", "raw_path": b"/graphql",
+        "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
+        "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "app": world.app,
+        "headers": [
+            (b"content-type", b"application/json"), (b"origin", ORIGIN.encode()),
+            (b"cookie", cookie.encode()), (b"content-length", str(len(body)).encode()),
+        ],
+    }  # fmt: skip
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def send(_message: Any) -> None:
+        pass
+
+    before = world.engine.pool.checkedout()  # type: ignore[attr-defined]
+    request = asyncio.create_task(endpoint(scope, receive, send))
+    await asyncio.wait_for(started.wait(), 5)
+    assert world.engine.pool.checkedout() == before + 1  # type: ignore[attr-defined]
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    assert world.engine.pool.checkedout() == before  # type: ignore[attr-defined]

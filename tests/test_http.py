@@ -316,3 +316,27 @@ async def test_an_unexpected_error_in_a_mutation_writes_nothing(
     teams = await alice("{ viewer { teams { edges { node { slug } } } } }")
     assert teams["viewer"]["teams"]["edges"] == []
     assert (await alice('{ team(slug: "ghost") { id } }'))["team"] is None
+
+
+async def test_empty_and_ambiguous_documents(world: World) -> None:
+    async with _http(world, accept="application/json") as http:
+        empty = await http.post("/graphql", json={"query": ""})
+        two = await http.post(
+            "/graphql", json={"query": "query A { viewer { id } } query B { viewer { id } }"}
+        )
+        unknown = await http.post(
+            "/graphql", json={"query": "query A { viewer { id } }", "operationName": "Z"}
+        )
+        picked = await http.post(
+            "/graphql",
+            json={
+                "query": "query A { viewer { id } } query B { viewer { id } }",
+                "operationName": "B",
+            },
+        )
+    assert empty.status_code == 400
+    # graphql-core's own errors: nothing runs, the client reads why.
+    for response in (two, unknown):
+        assert response.status_code == 200 and response.json()["data"] is None
+        assert "operation" in response.json()["errors"][0]["message"].lower()
+    assert picked.json() == {"data": {"viewer": None}}
