@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 import structlog
@@ -63,6 +64,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if migrate_on_start:
             await migrate.upgrade(engine)
+        if settings.is_production:
+            # What start-up built (schema, mappers, compiled statements) lives as long as the
+            # process: kept out of the collector's scans, a full collection no longer walks
+            # ~200,000 objects in the middle of a request (issue 7: p99 of a 50-member page
+            # under load 285 -> 132 ms).
+            gc.collect()
+            gc.freeze()
         stop = asyncio.Event()
         worker = None
         if with_worker:
