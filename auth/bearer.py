@@ -80,10 +80,9 @@ _COLUMNS: tuple[Any, ...] = (
 )
 
 
-USER_COLUMNS = columns_of(User)
 # Every bearer request runs this: one indexed lookup, straight to the driver.
 FIND_TOKEN = HotRead(
-    select(*_COLUMNS, *USER_COLUMNS)
+    select(*_COLUMNS, *columns_of(User))
     .select_from(ApiToken)
     .outerjoin(User, col(User.id) == col(ApiToken.user_id))
     .outerjoin(Installation, col(Installation.id) == col(ApiToken.installation_id))
@@ -135,7 +134,7 @@ async def authenticate(
     user_values = row[len(_COLUMNS) :]
     user: User | None = None
     if user_values[0] is not None:
-        user = loaded(db, User, {c.key: v for c, v in zip(USER_COLUMNS, user_values, strict=True)})
+        user = loaded(db, User, user_values)
     if kind is TokenKind.PERSONAL:
         # Deactivated, pending deletion, deleted or not yet signed up: the token is dead too.
         if user is None or user.status != UserStatus.ACTIVE:

@@ -55,10 +55,9 @@ async def start_session(
     return row, token
 
 
-USER_COLUMNS = columns_of(User)
 # Every request with a cookie runs this: one indexed lookup, straight to the driver.
 FIND_SESSION = HotRead(
-    select(*USER_COLUMNS, col(UserSession.id), col(UserSession.last_seen_at))
+    select(*columns_of(User), col(UserSession.id), col(UserSession.last_seen_at))
     .join(UserSession, col(UserSession.user_id) == col(User.id))
     .where(
         col(UserSession.token_hash) == bindparam("token_hash"),
@@ -85,7 +84,7 @@ async def authenticate(
     if row is None:
         return None
     *user_values, session_id, last_seen_at = row
-    user = loaded(db, User, {c.key: v for c, v in zip(USER_COLUMNS, user_values, strict=True)})
+    user = loaded(db, User, user_values)
     if now - last_seen_at >= LAST_SEEN_RESOLUTION:
         await TOUCH_SESSION.write_soon(db, session_id=session_id, now=now)
     return user, session_id

@@ -15,8 +15,9 @@ Rows are named tuples in the statement's column order (named by column key or la
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -165,9 +166,11 @@ class HotRead:
         return self._compiled
 
 
-def loaded(db: Database, model: type[M], values: Mapping[str, Any]) -> M:
-    """An entity built from a hot read's row and placed in the session as if a query had
-    loaded it: changes to it are flushed as UPDATEs, and the identity map knows it."""
+def loaded(db: Database, model: type[M], row: Sequence[Any]) -> M:
+    """An entity built from a hot read's values for `columns_of(model)`, in that order, and
+    placed in the session as if a query had loaded it: changes to it are flushed as
+    UPDATEs, and the identity map knows it."""
+    values = dict(zip((column.key for column in columns_of(model)), row, strict=True))
     mapper: Any = model.__mapper__  # type: ignore[attr-defined]
     key = mapper.identity_key_from_primary_key(
         [values[column.key] for column in mapper.primary_key]
@@ -182,6 +185,7 @@ def loaded(db: Database, model: type[M], values: Mapping[str, Any]) -> M:
     return entity
 
 
-def columns_of(model: type[SQLModel]) -> Sequence[Any]:
+@lru_cache
+def columns_of(model: type[SQLModel]) -> tuple[Any, ...]:
     """Every mapped column of a table model, in table order (for `loaded`)."""
     return tuple(model.__table__.columns)  # type: ignore[attr-defined]

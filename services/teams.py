@@ -105,25 +105,19 @@ async def find_team(
         Member,
         (col(Member.team_id) == col(Team.id)) & (col(Member.user_id) == ctx.actor.user_id),
     )
-    if app is not None:
-        # An installed app reaches its own team only (where no member row is its own).
-        statement = statement.where(col(Team.id) == app.team_id)
+    # An installed app reaches its own team only (where no member row is its own).
+    statement = statement.where(col(Team.id) == app.team_id)
     if team_id is not None:
         statement = statement.where(col(Team.id) == team_id)
-    elif slug is not None:
-        wanted = slug.strip().lower()
-        if not normalize.SLUG_RE.fullmatch(wanted):
-            # No team has such a slug. Cutting an overlong one short could name a different
-            # team, and PostgreSQL would refuse some strings (NUL bytes) with an error.
-            return None
+    elif slug is not None and (wanted := _wanted_slug(slug)) is not None:
         statement = statement.where(col(Team.slug) == wanted)
     else:
         return None
     found = (await ctx.db.execute(statement)).first()
     if found is None:
         return None
-    team, member_role = found
-    role = member_role if app is None else policy.installation_role(ctx.actor, cast(int, team.id))
+    team, _ = found
+    role = policy.installation_role(ctx.actor, cast(int, team.id))
     if not policy.team_visible(ctx.actor, role is not None):
         return None
     return _team_view(team, role)
@@ -151,22 +145,20 @@ async def _find_users_team(
     viewer_id = ctx.actor.user_id
     if team_id is not None:
         row = await _TEAM_BY_ID.first(ctx.db, team_id=team_id, viewer_id=viewer_id)
-    elif slug is not None:
-        wanted = slug.strip().lower()
-        if not normalize.SLUG_RE.fullmatch(wanted):
-            return None  # as in find_team: no team has such a slug
+    elif slug is not None and (wanted := _wanted_slug(slug)) is not None:
         row = await _TEAM_BY_SLUG.first(ctx.db, slug=wanted, viewer_id=viewer_id)
     else:
         return None
     if row is None or not policy.team_visible(ctx.actor, row.role is not None):
         return None
-    return TeamView(
-        id=row.id,
-        slug=row.slug,
-        name=row.name,
-        created_at=row.created_at,
-        viewer_role=Role(row.role) if row.role is not None else None,
-    )
+    return _team_view(row, row.role)
+
+
+def _wanted_slug(slug: str) -> str | None:
+    """The slug to look for, or None when no team can have it: cutting an overlong one short
+    could name a different team, and PostgreSQL would refuse some strings (NUL bytes)."""
+    wanted = slug.strip().lower()
+    return wanted if normalize.SLUG_RE.fullmatch(wanted) else None
 
 
 async def viewer_teams(ctx: ServiceContext, page: PageRequest) -> Page[TeamView]:
@@ -401,9 +393,10 @@ async def contact_admins(
 # --- internals ------------------------------------------------------------------------------
 
 
-def _team_view(team: Team, role: Role | None) -> TeamView:
+def _team_view(team: Any, role: Role | None) -> TeamView:
+    """From a Team, or a row with its id, slug, name and created_at."""
     return TeamView(
-        id=team.id,  # type: ignore[arg-type]
+        id=team.id,
         slug=team.slug,
         name=team.name,
         created_at=team.created_at,
@@ -412,13 +405,18 @@ def _team_view(team: Team, role: Role | None) -> TeamView:
 
 
 def _member_rows(ctx: ServiceContext) -> Select[Any]:
-    """Exactly the columns a MemberView needs: the membership and its user, in one join."""
+    return _member_select(user_columns(ctx))
+
+
+def _member_select(users: tuple[Any, ...]) -> Select[Any]:
+    """Exactly the columns a MemberView needs: the membership and its user (`users`: the
+    user columns with the [P2] fact), in one join."""
     return select(
         col(Member.id).label("member_id"),
         col(Member.team_id),
         col(Member.role),
         col(Member.created_at).label("joined_at"),
-        *user_columns(ctx),
+        *users,
     ).join(User, col(User.id) == col(Member.user_id))
 
 
@@ -433,15 +431,7 @@ def _one_team_page(*, viewer: bool, after: bool) -> HotRead:
             else false()
         )
         statement = (
-            select(
-                col(Member.id).label("member_id"),
-                col(Member.team_id),
-                col(Member.role),
-                col(Member.created_at).label("joined_at"),
-                *USER_COLUMNS,
-                in_domain.label("email_in_managed_domain"),
-            )
-            .join(User, col(User.id) == col(Member.user_id))
+            _member_select((*USER_COLUMNS, in_domain.label("email_in_managed_domain")))
             .where(col(Member.team_id) == bindparam("team_id"))
             .order_by(col(Member.id))
             .limit(bindparam("limit"))

@@ -68,9 +68,7 @@ async def test_an_entity_from_a_hot_read_joins_the_session_and_saves(world: Worl
         assert row is not None
         # On PostgreSQL the read needed no session (elsewhere it goes through one).
         assert database.has_session is (world.engine.dialect.driver != "asyncpg")
-        user = loaded(
-            database, User, {c.key: v for c, v in zip(columns_of(User), row, strict=True)}
-        )
+        user = loaded(database, User, row)
         user.company = "Initech"
         # The session made later knows the entity: no second copy, and the change is saved.
         same = await database.get(User, user.id)
