@@ -10,16 +10,19 @@ A replica does not write for every request: it takes the token's allowance in le
 `lease_size(limit)` requests (2 % of the limit, at most 100) and serves a lease from memory.
 The counter only ever grants what is under the limit, so all replicas together never exceed
 it; a replica's unused lease lapses at the end of the window (honest clients lose at most a
-lease's worth per replica). The write that takes a lease also refreshes the token's
-`last_used_at` when that is older than LAST_USED_RESOLUTION: a request costs at most this one
+lease's worth per replica). When a lease runs out under load, one request of the token takes
+the next while the others wait for it (not one UPSERT each). The write that takes a lease also
+refreshes the token's `last_used_at` when that is older than LAST_USED_RESOLUTION: a request
+costs at most this one
 extra write, and most cost none.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,6 +70,8 @@ class Leases:
 
     def __init__(self) -> None:
         self._by_token: dict[int, _Lease] = {}
+        # Tokens whose next lease a request is taking right now.
+        self._taking: dict[int, asyncio.Future[None]] = {}
 
     def take(self, token_id: int, now: datetime) -> bool:
         lease = self._by_token.get(token_id)
@@ -83,6 +88,28 @@ class Leases:
 
     def clear(self) -> None:
         self._by_token.clear()
+
+    async def wait_for_taker(self, token_id: int) -> bool:
+        """Wait while another request takes this token's next lease; False if none is."""
+        taking = self._taking.get(token_id)
+        if taking is None:
+            return False
+        # Shielded: a waiter's cancellation must not cancel the taker's future.
+        await asyncio.shield(taking)
+        return True
+
+    @contextlib.contextmanager
+    def taking(self, token_id: int) -> Iterator[None]:
+        """This request takes the token's next lease; waiters wake when it ends, granted or
+        not (refused or failed, each then counts for itself)."""
+        future = asyncio.get_running_loop().create_future()
+        self._taking[token_id] = future
+        try:
+            yield
+        finally:
+            if self._taking.get(token_id) is future:
+                del self._taking[token_id]
+            future.set_result(None)
 
 
 def lease_size(limit: int) -> int:
@@ -119,8 +146,25 @@ async def spend(
     """Count one request of the token; raises TokenRateLimited past `limit` a minute. With
     `touch`, also record the token as used now (a conditional UPDATE: concurrent requests
     write it once)."""
-    if not touch and leases.take(token_id, now):
-        return
+    if not touch:
+        if leases.take(token_id, now):
+            return
+        while await leases.wait_for_taker(token_id):
+            if leases.take(token_id, now):
+                return
+    with leases.taking(token_id):
+        await _take_lease(engine, leases, token_id, limit, now, touch, redis)
+
+
+async def _take_lease(
+    engine: AsyncEngine,
+    leases: Leases,
+    token_id: int,
+    limit: int,
+    now: datetime,
+    touch: bool,
+    redis: Redis | None,
+) -> None:
     size = lease_size(limit)
     counted = await _spend_in_redis(redis, token_id, size, now) if redis is not None else None
     if counted is not None:

@@ -21,8 +21,9 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_size", settings.database_pool_size)
+    kwargs.setdefault("max_overflow", settings.database_max_overflow)
+    kwargs.setdefault("pool_timeout", settings.database_pool_timeout_seconds)
     kwargs.setdefault("pool_pre_ping", False)
     return create_async_engine(url, **kwargs)
 

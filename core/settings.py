@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORGWARD_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./orgward.db"
+    # PostgreSQL connections kept open per process, and how many more a burst may open (each
+    # extra one is closed as soon as it is given back: under steady load that is a connect per
+    # request, so the pool should cover the concurrency). A request past both waits for one,
+    # up to database_pool_timeout_seconds.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     environment: Environment = Environment.DEVELOPMENT
     secret_key: str = DEFAULT_SECRET_KEY
     public_base_url: str = "http://127.0.0.1:8000"

@@ -3,6 +3,7 @@ origin rule, a checksum that refuses typos before any database work, per-token r
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from api.app import create_app
-from auth import token_format
+from auth import token_format, token_rate
 from tests.support.client import ORIGIN
 from tests.support.world import StatementCounter, World
 from tests.tokens.support import Bearer, bearer_for, create_token
@@ -52,6 +53,32 @@ async def test_authenticating_costs_one_lookup_and_at_most_one_write(world: Worl
     assert [s.split()[0] for s in taken] == ["INSERT", "UPDATE"]  # counter, last-used
     assert [s.split()[0] for s in leased.statements] == ["SELECT"]
     assert served == []
+
+
+async def test_requests_that_find_the_lease_spent_share_the_next_one(world: World) -> None:
+    state = world.app.state.orgward
+    side = StatementCounter()
+    event.listen(state.side_engine.sync_engine, "before_cursor_execute", side)
+    try:
+        # Eight requests of one token arrive together with no lease left (600 a minute: leases
+        # of 12): the first takes the next lease, the others wait for it and share it.
+        await asyncio.gather(
+            *(
+                token_rate.spend(
+                    state.side_engine,
+                    state.token_leases,
+                    token_id=41,
+                    limit=600,
+                    now=world.clock.now(),
+                    touch=False,
+                )
+                for _ in range(8)
+            )
+        )
+    finally:
+        event.remove(state.side_engine.sync_engine, "before_cursor_execute", side)
+    assert [s.split()[0] for s in side.statements] == ["INSERT"]
+    assert state.token_leases.take(41, world.clock.now())  # 12 - 8 = 4 left
 
 
 async def test_unknown_tokens_get_401_with_a_challenge(world: World) -> None:
