@@ -35,9 +35,12 @@ USER_COLUMNS: tuple[Any, ...] = tuple(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UserView:
-    """A user as one viewer may see them; `email` is None where policy hides it [P1]."""
+    """A user as one viewer may see them; `email` is None where policy hides it [P1].
+
+    Not frozen: pages build these by the hundred, and a frozen dataclass's __init__ costs
+    about three times as much (one object.__setattr__ per field)."""
 
     id: int
     username: str
@@ -75,7 +78,7 @@ def user_view(actor: Actor, row: Any) -> UserView:
         avatar_url=row.avatar_url,
         company=row.company,
         job_title=row.job_title,
-        status=UserStatus(row.status),
+        status=status if type(status := row.status) is UserStatus else UserStatus(status),
         created_at=row.created_at,
     )
 
