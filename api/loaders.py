@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import cached_property
 
 from strawberry.dataloader import DataLoader
 
@@ -34,27 +35,62 @@ EmailChangePageKey = tuple[TeamView, PageRequest, tuple[EmailChangeStatus, ...]]
 
 
 class Loaders:
+    """The request's DataLoaders, each made on first use (a request needs one or two)."""
+
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
-        self.user = DataLoader[int, UserView | None](self._users)
-        self.member = DataLoader[int, MemberView | None](self._members)
-        self.member_page = DataLoader[MemberPageKey, Page[MemberView]](self._member_pages)
-        self.member_count = DataLoader[int, int](self._member_counts)
-        self.contacts = DataLoader[TeamView, list[MemberView]](self._contacts)
-        self.pending_invitations = DataLoader[int, list[InvitationView]](self._invitations)
-        self.invitation = DataLoader[int, InvitationView | None](self._invitations_by_id)
-        self.domains = DataLoader[int, list[DomainView]](self._domains)
-        self.domain = DataLoader[int, DomainView | None](self._domains_by_id)
-        self.installation_page = DataLoader[tuple[int, PageRequest], Page[InstallationView]](
-            self._installation_pages
-        )
-        self.managed_settings = DataLoader[TeamView, ManagedSettings | None](self._managed_settings)
-        self.managed_account_page = DataLoader[ManagedPageKey, Page[ManagedAccountView] | None](
-            self._managed_account_pages
-        )
-        self.email_change_page = DataLoader[EmailChangePageKey, Page[EmailChangeView] | None](
-            self._email_change_pages
-        )
+
+    @cached_property
+    def user(self) -> DataLoader[int, UserView | None]:
+        return DataLoader(self._users)
+
+    @cached_property
+    def member(self) -> DataLoader[int, MemberView | None]:
+        return DataLoader(self._members)
+
+    @cached_property
+    def member_page(self) -> DataLoader[MemberPageKey, Page[MemberView]]:
+        return DataLoader(self._member_pages)
+
+    @cached_property
+    def member_count(self) -> DataLoader[int, int]:
+        return DataLoader(self._member_counts)
+
+    @cached_property
+    def contacts(self) -> DataLoader[TeamView, list[MemberView]]:
+        return DataLoader(self._contacts)
+
+    @cached_property
+    def pending_invitations(self) -> DataLoader[int, list[InvitationView]]:
+        return DataLoader(self._invitations)
+
+    @cached_property
+    def invitation(self) -> DataLoader[int, InvitationView | None]:
+        return DataLoader(self._invitations_by_id)
+
+    @cached_property
+    def domains(self) -> DataLoader[int, list[DomainView]]:
+        return DataLoader(self._domains)
+
+    @cached_property
+    def domain(self) -> DataLoader[int, DomainView | None]:
+        return DataLoader(self._domains_by_id)
+
+    @cached_property
+    def installation_page(self) -> DataLoader[tuple[int, PageRequest], Page[InstallationView]]:
+        return DataLoader(self._installation_pages)
+
+    @cached_property
+    def managed_settings(self) -> DataLoader[TeamView, ManagedSettings | None]:
+        return DataLoader(self._managed_settings)
+
+    @cached_property
+    def managed_account_page(self) -> DataLoader[ManagedPageKey, Page[ManagedAccountView] | None]:
+        return DataLoader(self._managed_account_pages)
+
+    @cached_property
+    def email_change_page(self) -> DataLoader[EmailChangePageKey, Page[EmailChangeView] | None]:
+        return DataLoader(self._email_change_pages)
 
     async def _users(self, ids: Sequence[int]) -> list[UserView | None]:
         return await users.users_by_id(self._ctx, ids)

@@ -170,7 +170,7 @@ def loaded(db: Database, model: type[M], row: Sequence[Any]) -> M:
     """An entity built from a hot read's values for `columns_of(model)`, in that order, and
     placed in the session as if a query had loaded it: changes to it are flushed as
     UPDATEs, and the identity map knows it."""
-    values = dict(zip((column.key for column in columns_of(model)), row, strict=True))
+    values = dict(zip(_keys_of(model), row, strict=True))
     mapper: Any = model.__mapper__  # type: ignore[attr-defined]
     key = mapper.identity_key_from_primary_key(
         [values[column.key] for column in mapper.primary_key]
@@ -189,3 +189,8 @@ def loaded(db: Database, model: type[M], row: Sequence[Any]) -> M:
 def columns_of(model: type[SQLModel]) -> tuple[Any, ...]:
     """Every mapped column of a table model, in table order (for `loaded`)."""
     return tuple(model.__table__.columns)  # type: ignore[attr-defined]
+
+
+@lru_cache
+def _keys_of(model: type[SQLModel]) -> tuple[str, ...]:
+    return tuple(column.key for column in columns_of(model))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -27,7 +29,11 @@ async def test_json_is_the_default_media_type(world: World) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert response.json() == {"data": {"viewer": None}}
-    assert response.headers["x-request-id"]
+    async with _http(world) as http:
+        again = await http.post("/graphql", json={"query": VIEWER})
+    ids = [response.headers["x-request-id"], again.headers["x-request-id"]]
+    assert all(re.fullmatch("[0-9a-f]{32}", request_id) for request_id in ids)
+    assert ids[0] != ids[1]
 
 
 async def test_graphql_response_media_type_when_asked_for(world: World) -> None:
