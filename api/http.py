@@ -20,7 +20,7 @@ from strawberry.schema.base import BaseSchema
 
 from api.context import RequestContext
 from api.cookies import clear_session_cookie, set_session_cookie
-from api.identity import identify
+from api.identity import identify, origin_of
 from api.operations import OperationRefused, Operations
 from api.state import AppState
 from auth import bearer, token_rate
@@ -80,10 +80,11 @@ class OrgwardGraphQL:
             self._check_origin(request)
         state = self.state
         db = RequestDatabase(state.engine, state.sessions)
-        request_id: str | None = None
+        # Known before anything can fail, so even a failed identification is logged with it.
+        origin = origin_of(request)
+        request_id = origin.request_id
         try:
-            who = await identify(request, db, state)
-            request_id = who.request_id
+            who = await identify(request, db, state, origin)
             if method == "GET" and who.cookie_authenticated:
                 raise HTTPError(
                     405, "Cookie-authenticated GraphQL requests must use POST, not GET."

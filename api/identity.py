@@ -55,10 +55,13 @@ def origin_of(request: Request) -> Origin:
     )
 
 
-async def identify(request: Request, db: Database, state: AppState) -> Identified:
+async def identify(
+    request: Request, db: Database, state: AppState, origin: Origin | None = None
+) -> Identified:
     """A bearer header wins over the cookie; raises bearer.BearerError for a bad bearer and
-    token_rate.TokenRateLimited for one over its limit."""
-    origin = origin_of(request)
+    token_rate.TokenRateLimited for one over its limit. `origin`: origin_of(request), when
+    the caller already has it."""
+    origin = origin or origin_of(request)
     request_id = origin.request_id or ""
     now = state.clock.now()
     authorization = request.headers.get("authorization")

@@ -177,6 +177,27 @@ async def test_unexpected_errors_are_masked_with_a_request_id(
     assert "req-123" in error["message"]
 
 
+async def test_a_failure_while_identifying_is_masked_with_the_request_id(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auth import sessions
+
+    alice = await world.sign_up("alice")
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(sessions, "authenticate", broken)
+    response = await alice.client.post("{ viewer { id } }", headers={"x-request-id": "req-7"})
+    assert response.status_code == 500
+    assert "hunter2" not in response.text and "Traceback" not in response.text
+    (error,) = response.json()["errors"]
+    assert error == {
+        "message": "Internal server error (request id req-7).",
+        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+    }
+
+
 async def test_expected_query_errors_carry_their_code(world: World) -> None:
     alice = await world.sign_up("alice")
     body = await alice.raw("{ viewer { teams(first: 1000) { edges { cursor } } } }")
