@@ -153,37 +153,25 @@ async def spend(
             if leases.take(token_id, now):
                 return
     with leases.taking(token_id):
-        await _take_lease(engine, leases, token_id, limit, now, touch, redis)
-
-
-async def _take_lease(
-    engine: AsyncEngine,
-    leases: Leases,
-    token_id: int,
-    limit: int,
-    now: datetime,
-    touch: bool,
-    redis: Redis | None,
-) -> None:
-    size = lease_size(limit)
-    counted = await _spend_in_redis(redis, token_id, size, now) if redis is not None else None
-    if counted is not None:
-        count, window_started_at = counted
-        if touch:
-            async with _autocommit(engine) as connection:
-                await connection.execute(_touch(token_id, now))
-    else:
-        async with _autocommit(engine) as connection:
-            count, window_started_at = await _count(
-                connection, key(token_id), WINDOW, now, size, lazy_commit=True
-            )
+        size = lease_size(limit)
+        counted = await _spend_in_redis(redis, token_id, size, now) if redis is not None else None
+        if counted is not None:
+            count, window_started_at = counted
             if touch:
-                await connection.execute(_touch(token_id, now))
-    # Of the `size` requests just counted, those still under the limit are granted.
-    granted = size - max(0, count - limit)
-    if granted <= 0:
-        raise TokenRateLimited(_retry_after(window_started_at, now))
-    leases.grant(token_id, window_started_at + WINDOW, granted - 1, now)
+                async with _autocommit(engine) as connection:
+                    await connection.execute(_touch(token_id, now))
+        else:
+            async with _autocommit(engine) as connection:
+                count, window_started_at = await _count(
+                    connection, key(token_id), WINDOW, now, size, lazy_commit=True
+                )
+                if touch:
+                    await connection.execute(_touch(token_id, now))
+        # Of the `size` requests just counted, those still under the limit are granted.
+        granted = size - max(0, count - limit)
+        if granted <= 0:
+            raise TokenRateLimited(_retry_after(window_started_at, now))
+        leases.grant(token_id, window_started_at + WINDOW, granted - 1, now)
 
 
 async def first_in_period(
