@@ -96,47 +96,56 @@ COLUMNS: tuple[Any, ...] = (
 assert tuple(column.key for column in COLUMNS) == AuditEventView.__slots__
 
 
-def _filtered(actor: Actor, team_id: int, where: AuditFilter) -> Select[Any]:
-    statement = select(*COLUMNS).where(
-        col(AuditEvent.team_id) == team_id, *policy.audit_event_filter(actor)
-    )
+def _matching(where: AuditFilter, *, actions_in: bool) -> Select[Any]:
+    """A team's events passing the filters that `where` gives, all as bind parameters
+    (`_params`): the statement depends only on which filters are given, so each shape is
+    built and compiled once. `actions_in`: an expanding IN list, for the session on any
+    database; otherwise `= ANY(array)`, for PostgreSQL hot reads (which take no IN lists)."""
+    statement = select(*COLUMNS).where(col(AuditEvent.team_id) == bindparam("team_id"))
     if where.actions:
-        statement = statement.where(col(AuditEvent.action).in_(where.actions))
+        action = col(AuditEvent.action)
+        statement = statement.where(
+            action.in_(bindparam("actions", expanding=True))
+            if actions_in
+            else action == any_(bindparam("actions", type_=ARRAY(String)))
+        )
     if where.actor_user_id is not None:
-        statement = statement.where(col(AuditEvent.actor_user_id) == where.actor_user_id)
+        statement = statement.where(col(AuditEvent.actor_user_id) == bindparam("actor_user_id"))
     if where.since is not None:
-        statement = statement.where(col(AuditEvent.created_at) >= where.since)
+        statement = statement.where(col(AuditEvent.created_at) >= bindparam("since"))
     if where.until is not None:
-        statement = statement.where(col(AuditEvent.created_at) < where.until)
+        statement = statement.where(col(AuditEvent.created_at) < bindparam("until"))
     return statement
 
 
+def _params(team_id: int, where: AuditFilter) -> dict[str, Any]:
+    params: dict[str, Any] = {"team_id": team_id}
+    if where.actions:
+        params["actions"] = list(where.actions)
+    if where.actor_user_id is not None:
+        params["actor_user_id"] = where.actor_user_id
+    if where.since is not None:
+        params["since"] = where.since
+    if where.until is not None:
+        params["until"] = where.until
+    return params
+
+
 def _team_page(where: AuditFilter, *, after: bool) -> HotRead:
-    """A team's page of events for a person (no app filter), by which filters are given."""
+    """A team's page of events for a person (no app filter), one per filter shape."""
     key = (bool(where.actions), where.actor_user_id is not None, where.since is not None,
            where.until is not None, after)  # fmt: skip
     read = _TEAM_PAGES.get(key)
-    if read is not None:
-        return read
-    actions, actor, since, until, _after = key
-    statement = select(*COLUMNS).where(col(AuditEvent.team_id) == bindparam("team_id"))
-    if actor:
-        statement = statement.where(col(AuditEvent.actor_user_id) == bindparam("actor_user_id"))
-    if since:
-        statement = statement.where(col(AuditEvent.created_at) >= bindparam("since"))
-    if until:
-        statement = statement.where(col(AuditEvent.created_at) < bindparam("until"))
-    if after:
-        statement = statement.where(col(AuditEvent.id) < bindparam("after"))
-    statement = statement.order_by(col(AuditEvent.id).desc()).limit(bindparam("limit"))
-    elsewhere = statement
-    if actions:
-        listed = bindparam("actions", type_=ARRAY(String))
-        elsewhere = statement.where(
-            col(AuditEvent.action).in_(bindparam("actions", expanding=True))
-        )
-        statement = statement.where(col(AuditEvent.action) == any_(listed))
-    read = _TEAM_PAGES[key] = HotRead(statement, elsewhere=elsewhere)
+    if read is None:
+        statements = []
+        for actions_in in (False, True):
+            statement = _matching(where, actions_in=actions_in)
+            if after:
+                statement = statement.where(col(AuditEvent.id) < bindparam("after"))
+            statements.append(
+                statement.order_by(col(AuditEvent.id).desc()).limit(bindparam("limit"))
+            )
+        read = _TEAM_PAGES[key] = HotRead(statements[0], elsewhere=statements[1])
     return read
 
 
@@ -160,24 +169,19 @@ async def team_events(
         # A person's dashboard: a hot read, one prepared statement per filter shape.
         read = _team_page(where, after=page.after is not None)
         rows = await read.rows(
-            ctx.db,
-            team_id=team.id,
-            limit=page.first + 1,
-            after=page.after,
-            actions=list(where.actions),
-            actor_user_id=where.actor_user_id,
-            since=where.since,
-            until=where.until,
+            ctx.db, **_params(team.id, where), limit=page.first + 1, after=page.after
         )
         return Page.from_rows([(row.id, _view(row, ctx.actor)) for row in rows], page)
+    # An app's token: the policy's filter on its team's trail comes on top.
     statement = (
-        _filtered(ctx.actor, team.id, where)
+        _matching(where, actions_in=True)
+        .where(*policy.audit_event_filter(ctx.actor))
         .order_by(col(AuditEvent.id).desc())
         .limit(page.first + 1)
     )
     if page.after is not None:
         statement = statement.where(col(AuditEvent.id) < page.after)
-    rows = await ctx.db.execute(statement)
+    rows = await ctx.db.execute(statement, _params(team.id, where))
     return Page.from_rows([(row.id, _view(row, ctx.actor)) for row in rows], page)
 
 
@@ -192,10 +196,11 @@ async def export_team_events(
     while True:
         rows = (
             await ctx.db.execute(
-                _filtered(ctx.actor, team.id, where)
-                .where(col(AuditEvent.id) > last)
+                _matching(where, actions_in=True)
+                .where(*policy.audit_event_filter(ctx.actor), col(AuditEvent.id) > last)
                 .order_by(col(AuditEvent.id))
-                .limit(EXPORT_BATCH)
+                .limit(EXPORT_BATCH),
+                _params(team.id, where),
             )
         ).all()
         for row in rows:
