@@ -13,8 +13,7 @@ it; a replica's unused lease lapses at the end of the window (honest clients los
 lease's worth per replica). When a lease runs out under load, one request of the token takes
 the next while the others wait for it (not one UPSERT each). The write that takes a lease also
 refreshes the token's `last_used_at` when that is older than LAST_USED_RESOLUTION: a request
-costs at most this one
-extra write, and most cost none.
+costs at most this one extra write, and most cost none.
 """
 
 from __future__ import annotations

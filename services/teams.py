@@ -448,11 +448,10 @@ _ONE_TEAM_PAGES: dict[tuple[bool, bool], HotRead] = {}
 
 
 def _member_view(ctx: ServiceContext, row: object) -> MemberView:
-    role = row.role  # type: ignore[attr-defined]
     return MemberView(
         id=row.member_id,  # type: ignore[attr-defined]
         team_id=row.team_id,  # type: ignore[attr-defined]
-        role=role if type(role) is Role else Role(role),
+        role=row.role,  # type: ignore[attr-defined]  # the column's type made it a Role
         joined_at=row.joined_at,  # type: ignore[attr-defined]
         user=user_view(ctx.actor, row),
     )

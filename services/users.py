@@ -78,7 +78,7 @@ def user_view(actor: Actor, row: Any) -> UserView:
         avatar_url=row.avatar_url,
         company=row.company,
         job_title=row.job_title,
-        status=status if type(status := row.status) is UserStatus else UserStatus(status),
+        status=row.status,  # a UserStatus: the column's type, or the entity's
         created_at=row.created_at,
     )
 
