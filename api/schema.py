@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from api import node as node_resolver
+from api import resolvers
 from api.apps.mutations import AppMutations
 from api.context import Info
 from api.domains.mutations import DomainMutations
@@ -74,9 +75,12 @@ class Mutation(
 
 
 def create_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=[MutationError, RateLimitedError],
         execution_context_class=FastExecutionContext if settings.fast_execution else None,
     )
+    if settings.fast_execution:
+        resolvers.install(schema)
+    return schema
