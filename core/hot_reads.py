@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy import String, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -151,9 +152,7 @@ class HotRead:
         columns = getattr(self.statement, "selected_columns", None)
         if columns is None:
             columns = self.statement.exported_columns  # type: ignore[attr-defined]
-        processors = (
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
-        )
+        processors = (_result_processor(column.type, dialect) for column in columns)
         self._compiled = _Compiled(
             sql=compiled.string,
             binds=binds,
@@ -164,6 +163,35 @@ class HotRead:
             ),
         )
         return self._compiled
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Processor:
+    """The column type's result processor, or one that gives the same values with fewer
+    calls per value for the types every page reads: an enum looked up straight in its table
+    (SQLAlchemy's own processor raises its error for a value not in it), and a type that
+    offers `hot_result_processor` (models.base.UTCDateTime)."""
+    impl = type_.dialect_impl(dialect)
+    process = impl.result_processor(dialect, None)
+    if process is None:
+        return None
+    hot = getattr(impl, "hot_result_processor", None)
+    if hot is not None:
+        return hot(dialect) or process  # type: ignore[no-any-return]
+    if (
+        type(impl) is SAEnum
+        and impl.enum_class is not None
+        and String.result_processor(impl, dialect, None) is None
+    ):
+        lookup: dict[Any, Any] = impl._object_lookup
+
+        def enum_member(value: Any) -> Any:
+            try:
+                return lookup[value]
+            except KeyError:
+                return process(value)
+
+        return enum_member
+    return process  # type: ignore[no-any-return]
 
 
 def loaded(db: Database, model: type[M], row: Sequence[Any]) -> M:

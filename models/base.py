@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -40,9 +41,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None or value.tzinfo is UTC:  # asyncpg's are UTC already
-            return value
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
+
+    def hot_result_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
+        """For core/hot_reads.py: one call per value instead of SQLAlchemy's two, where the
+        driver hands over datetimes as they are (asyncpg); None where they need parsing."""
+        if self.impl_instance.dialect_impl(dialect).result_processor(dialect, None) is not None:
+            return None
+        return as_utc
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is UTC:  # asyncpg's are UTC already
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def enum_type(enum: type[Enum]) -> SAEnum:

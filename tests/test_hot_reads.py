@@ -7,20 +7,28 @@ would have returned, to the request's transaction, and to the statement counters
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
+from sqlalchemy.dialects.sqlite import aiosqlite as sqlite_aiosqlite
 from sqlmodel import col
 
+import models
 from api.app import create_app
+from core import hot_reads
 from core.db import create_engine, session_factory
 from core.hot_reads import HotRead, columns_of, loaded
 from core.request_db import RequestDatabase
 from models import User, UserStatus
+from models.base import UTCDateTime
 from tests.support.client import ORIGIN
 from tests.support.world import World
 
@@ -206,3 +214,40 @@ async def test_a_cancelled_request_gives_its_connection_back(
     with pytest.raises(asyncio.CancelledError):
         await request
     assert world.engine.pool.checkedout() == before  # type: ignore[attr-defined]
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1900, 1, 1), timezones=st.none() | st.timezones() | st.just(UTC)
+    ),
+    text=st.text(max_size=12),
+)
+@settings(max_examples=100, deadline=None)
+def test_hot_processors_give_what_sqlalchemys_give(moment: datetime, text: str) -> None:
+    """The shortcuts for enums and UTC datetimes (core/hot_reads._result_processor) convert
+    every value of every model column as SQLAlchemy's own processors do, errors included."""
+    for dialect in (postgresql_asyncpg.dialect(), sqlite_aiosqlite.dialect()):
+        for table in models.metadata.sorted_tables:
+            for column in table.columns:
+                impl = column.type.dialect_impl(dialect)
+                stock = impl.result_processor(dialect, None)
+                hot = hot_reads._result_processor(column.type, dialect)
+                if stock is None:
+                    assert hot is None
+                    continue
+                assert hot is not None
+                samples: list[Any] = []
+                if isinstance(impl, SAEnum):
+                    samples = [*impl._object_lookup, text]
+                elif isinstance(impl, UTCDateTime) and dialect.driver == "asyncpg":
+                    samples = [moment]
+                for value in samples:
+                    assert _outcome(hot, value) == _outcome(stock, value), (column, value)
+
+
+def _outcome(process: Any, value: Any) -> tuple[str, Any]:
+    try:
+        result = process(value)
+    except Exception as error:
+        return ("error", (type(error), str(error)))
+    return ("value", (type(result), result, getattr(result, "tzinfo", None)))
