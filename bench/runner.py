@@ -255,7 +255,9 @@ def run(options: Options) -> Outcome:
     selected = [case for case in cases(data) if not options.only or case.key in options.only]
     with server(url) as (port, process):
         with httpx.Client(base_url=f"http://{load.HOST}:{port}", timeout=30) as client:
+            client.post("/bench/counting", json={"on": True}).raise_for_status()
             counts = {case.key: check(client, case) for case in selected}
+            client.post("/bench/counting", json={"on": False}).raise_for_status()
         say(f"server: pid {process.pid}, port {port}; answers checked equal for {len(counts)}")
         for case in selected:
             figures: dict[str, load.Result] = {}

@@ -6,7 +6,8 @@
 - /baseline/… (bench/baseline.py), inserted into the same app's router, so both pass through
   the same middleware and share the process, the event loop and the CPU;
 - GET /bench/statements: SQL statements sent so far by the app's engines (GraphQL) and by the
-  baseline's asyncpg pool, which the runner reads before and after one request.
+  baseline's asyncpg pool, which the runner reads before and after one request; POST
+  /bench/counting {"on": true|false} starts and stops counting the app's (off under load).
 """
 
 from __future__ import annotations
@@ -55,9 +56,7 @@ def build_app(database_url: str) -> Starlette:
     app = create_app(settings, run_worker=False, apply_migrations=False)
     state = app.state.orgward
     counter = StatementCounter()
-    for engine in (state.engine, state.side_engine):
-        if engine is not None:
-            event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    engines = [engine.sync_engine for engine in (state.engine, state.side_engine) if engine]
     baseline = Baseline(
         dsn=asyncpg_dsn(database_url),
         secret_key=settings.secret_key,
@@ -68,7 +67,23 @@ def build_app(database_url: str) -> Starlette:
         body = {"graphql": counter.count, "baseline": baseline.statements}
         return Response(orjson.dumps(body), media_type="application/json")
 
-    app.router.routes[:0] = [*baseline.routes(), Route("/bench/statements", statements)]
+    async def counting(request: Request) -> Response:
+        # On while the runner checks the answers, off under load: SQLAlchemy's event
+        # dispatch for a listener costs the GraphQL side time the baseline's `+= 1` does not.
+        on = orjson.loads(await request.body())["on"]
+        for engine in engines:
+            listening = event.contains(engine, "before_cursor_execute", counter)
+            if on and not listening:
+                event.listen(engine, "before_cursor_execute", counter)
+            elif not on and listening:
+                event.remove(engine, "before_cursor_execute", counter)
+        return Response(b"{}", media_type="application/json")
+
+    app.router.routes[:0] = [
+        *baseline.routes(),
+        Route("/bench/statements", statements),
+        Route("/bench/counting", counting, methods=["POST"]),
+    ]
     app_lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
