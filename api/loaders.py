@@ -28,7 +28,8 @@ from services.pages import Page, PageRequest
 from services.teams import MemberView, TeamView
 from services.users import UserView
 
-MemberPageKey = tuple[TeamView, PageRequest]
+# The team, the page, and whether the page shows timestamps (teams.member_pages).
+MemberPageKey = tuple[TeamView, PageRequest, bool]
 # The team, the page, the statuses asked for, the domain (services.managed_accounts.domain_filter).
 ManagedPageKey = tuple[TeamView, PageRequest, tuple[UserStatus, ...], str | None]
 EmailChangePageKey = tuple[TeamView, PageRequest, tuple[EmailChangeStatus, ...]]
@@ -100,15 +101,14 @@ class Loaders:
 
     async def _member_pages(self, keys: Sequence[MemberPageKey]) -> list[Page[MemberView]]:
         # Teams asked with the same page arguments share one query.
-        groups: dict[PageRequest, list[TeamView]] = defaultdict(list)
-        for team, page in keys:
-            groups[page].append(team)
+        groups: dict[tuple[PageRequest, bool], list[TeamView]] = defaultdict(list)
+        for team, page, timestamps in keys:
+            groups[(page, timestamps)].append(team)
         results: dict[MemberPageKey, Page[MemberView]] = {}
-        for page, group in groups.items():
-            for team, result in zip(
-                group, await teams.member_pages(self._ctx, group, page), strict=True
-            ):
-                results[(team, page)] = result
+        for (page, timestamps), group in groups.items():
+            pages = await teams.member_pages(self._ctx, group, page, timestamps=timestamps)
+            for team, result in zip(group, pages, strict=True):
+                results[(team, page, timestamps)] = result
         return [results[key] for key in keys]
 
     async def _contacts(self, views: Sequence[TeamView]) -> list[list[MemberView]]:

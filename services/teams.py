@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, false, func, select, update
+from sqlalchemy import Select, bindparam, false, func, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -20,7 +20,13 @@ from services import audit, emails, normalize, quotas
 from services.context import ServiceContext
 from services.outbox import send_email
 from services.pages import Page, PageRequest
-from services.users import USER_COLUMNS, UserView, user_columns, user_view
+from services.users import (
+    USER_COLUMNS,
+    USER_COLUMNS_UNTIMED,
+    UserView,
+    user_columns,
+    user_view,
+)
 
 ROLE_ORDER = {Role.OWNER: 0, Role.ADMIN: 1, Role.BILLING: 2, Role.MEMBER: 3}
 
@@ -43,7 +49,8 @@ class MemberView:
     id: int
     team_id: int
     role: Role
-    joined_at: datetime
+    # None for a page read without timestamps (member_pages), as the user's created_at.
+    joined_at: datetime | None
     user: UserView
 
 
@@ -183,9 +190,11 @@ async def viewer_teams(ctx: ServiceContext, page: PageRequest) -> Page[TeamView]
 
 
 async def member_pages(
-    ctx: ServiceContext, teams: Sequence[TeamView], page: PageRequest
+    ctx: ServiceContext, teams: Sequence[TeamView], page: PageRequest, *, timestamps: bool = True
 ) -> list[Page[MemberView]]:
-    """One page of members for each team, in a single query however many teams there are."""
+    """One page of members for each team, in a single query however many teams there are.
+    Without `timestamps` (a page that shows no dates) the views' joined_at and the users'
+    created_at are None and email_verified False: those columns are not read."""
     policy.require_scope(ctx.actor, Scope.TEAMS_READ)
     if not teams:
         return []
@@ -194,7 +203,11 @@ async def member_pages(
     if len(team_ids) == 1:
         # One team (a team page): a keyset scan of (team_id, id) that stops after first + 1
         # rows, as a hot read.
-        read = _one_team_page(viewer=ctx.actor.user_id is not None, after=page.after is not None)
+        read = _one_team_page(
+            viewer=ctx.actor.user_id is not None,
+            after=page.after is not None,
+            timestamps=timestamps,
+        )
         params: dict[str, Any] = {"team_id": team_ids[0], "limit": page.first + 1}
         if page.after is not None:
             params["after"] = page.after
@@ -217,7 +230,7 @@ async def member_pages(
             .subquery()
         )
         statement = (
-            _member_rows(ctx)
+            _member_rows(ctx, timestamps=timestamps)
             .join(ranked, ranked.c.ranked_id == col(Member.id))
             .where(ranked.c.position <= page.first + 1)
             .order_by(col(Member.team_id), col(Member.id))
@@ -406,25 +419,27 @@ def _team_view(team: Any, role: Role | None) -> TeamView:
     )
 
 
-def _member_rows(ctx: ServiceContext) -> Select[Any]:
-    return _member_select(user_columns(ctx))
+def _member_rows(ctx: ServiceContext, *, timestamps: bool = True) -> Select[Any]:
+    return _member_select(user_columns(ctx, timestamps=timestamps), timestamps=timestamps)
 
 
-def _member_select(users: tuple[Any, ...]) -> Select[Any]:
+def _member_select(users: tuple[Any, ...], *, timestamps: bool = True) -> Select[Any]:
     """Exactly the columns a MemberView needs: the membership and its user (`users`: the
-    user columns with the [P2] fact), in one join."""
+    user columns with the [P2] fact), in one join; without `timestamps`, NULL for the date
+    joined (see USER_COLUMNS_UNTIMED)."""
+    joined_at = col(Member.created_at) if timestamps else null()
     return select(
         col(Member.id).label("member_id"),
         col(Member.team_id),
         col(Member.role),
-        col(Member.created_at).label("joined_at"),
+        joined_at.label("joined_at"),
         *users,
     ).join(User, col(User.id) == col(Member.user_id))
 
 
-def _one_team_page(*, viewer: bool, after: bool) -> HotRead:
+def _one_team_page(*, viewer: bool, after: bool, timestamps: bool) -> HotRead:
     """One team's page of members, with the [P2] email fact for the viewer as parameters."""
-    key = (viewer, after)
+    key = (viewer, after, timestamps)
     read = _ONE_TEAM_PAGES.get(key)
     if read is None:
         in_domain = (
@@ -432,8 +447,11 @@ def _one_team_page(*, viewer: bool, after: bool) -> HotRead:
             if viewer
             else false()
         )
+        users = USER_COLUMNS if timestamps else USER_COLUMNS_UNTIMED
         statement = (
-            _member_select((*USER_COLUMNS, in_domain.label("email_in_managed_domain")))
+            _member_select(
+                (*users, in_domain.label("email_in_managed_domain")), timestamps=timestamps
+            )
             .where(col(Member.team_id) == bindparam("team_id"))
             .order_by(col(Member.id))
             .limit(bindparam("limit"))
@@ -444,7 +462,7 @@ def _one_team_page(*, viewer: bool, after: bool) -> HotRead:
     return read
 
 
-_ONE_TEAM_PAGES: dict[tuple[bool, bool], HotRead] = {}
+_ONE_TEAM_PAGES: dict[tuple[bool, bool, bool], HotRead] = {}
 
 
 def _member_view(ctx: ServiceContext, row: object) -> MemberView:

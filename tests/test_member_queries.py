@@ -277,3 +277,69 @@ async def test_contacts_of_many_teams_cost_one_query(world: World) -> None:
         return counter.count
 
     assert await statements(2, "few") == await statements(6, "many")
+
+
+# --- columns read for what the page shows -----------------------------------------------------
+
+DATES_BY_FRAGMENT = """
+query ($slug: String!) {
+  team(slug: $slug) {
+    members(first: 5) { edges { node { role ...Dates } } }
+    plain: members(first: 5) { edges { node { role user { username } } } }
+  }
+}
+fragment Dates on Member { when: joinedAt user { ... on User { createdAt emailVerified } } }"""
+
+NESTED_DATES = NESTED_TEAMS.replace("role user {", "role joinedAt user { createdAt")
+
+
+def member_reads(statements: list[str]) -> list[str]:
+    return [s for s in statements if "FROM member JOIN user_account" in " ".join(s.split())]
+
+
+async def test_a_page_reads_timestamps_only_when_its_selection_shows_one(world: World) -> None:
+    olga = await world.sign_up("olga")  # a verified email: emailVerified needs its timestamp
+    team = await world.make_team(olga, name="Acme")
+    for _ in range(2):
+        await world.add_member(team, await world.sign_up(verified=False), Role.MEMBER)
+    await olga(DASHBOARD_5, slug=team.slug)
+
+    with world.count_statements() as plain:
+        await olga(DASHBOARD_5, slug=team.slug)
+    with world.count_statements() as dated:
+        data = await olga(DATES_BY_FRAGMENT, slug=team.slug)
+
+    [untimed] = member_reads(plain.statements)
+    assert "member.created_at" not in untimed and "user_account.created_at" not in untimed
+    assert "user_account.email_verified_at" not in untimed
+    # The same page twice in one request, with and without dates: each read for what it shows.
+    timed, untimed_again = sorted(member_reads(dated.statements), key=len, reverse=True)
+    assert "member.created_at" in timed and "user_account.email_verified_at" in timed
+    assert "member.created_at" not in untimed_again
+    joined = world.clock.now().isoformat()
+    nodes = [edge["node"] for edge in data["team"]["members"]["edges"]]
+    assert [node["when"] for node in nodes] == [joined] * 3
+    assert nodes[0]["user"] == {"createdAt": joined, "emailVerified": True}
+    assert [edge["node"]["role"] for edge in data["team"]["plain"]["edges"]] == [
+        node["role"] for node in nodes
+    ]
+
+
+async def test_nested_pages_read_timestamps_only_when_shown(world: World) -> None:
+    owner = await world.sign_up("owner", verified=False)
+    for number in range(2):
+        await world.make_team(owner, name=f"Team {number}")
+
+    with world.count_statements() as plain:
+        await owner(NESTED_TEAMS)
+    with world.count_statements() as dated:
+        data = await owner(NESTED_DATES)
+
+    [untimed] = member_reads(plain.statements)
+    [timed] = member_reads(dated.statements)
+    assert "member.created_at" not in untimed and "member.created_at" in timed
+    joined = world.clock.now().isoformat()
+    for team in data["viewer"]["teams"]["edges"]:
+        [member] = team["node"]["members"]["edges"]
+        assert member["node"]["joinedAt"] == joined
+        assert member["node"]["user"]["createdAt"] == joined

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import strawberry
 
@@ -16,6 +17,7 @@ from api.managed.types import (
     team_setting,
 )
 from api.relay import Connection, Node, connection_edges, from_cursor, to_global_id
+from api.selection import asks_for_any
 from api.takeover.types import TakeoverConnection, team_takeovers
 from api.users.types import User
 from auth import policy
@@ -41,9 +43,14 @@ class Member(Node):
         return cls(
             id=to_global_id("Member", view.id),
             role=view.role,
-            joined_at=view.joined_at,
+            # None only on a page whose selection shows no timestamp (api/selection.py).
+            joined_at=cast(datetime, view.joined_at),
             user=User.from_view(view.user),
         )
+
+
+# The fields below a member page that show a timestamp the page would otherwise not read.
+MEMBER_TIMESTAMPS = ("joinedAt", "createdAt", "emailVerified")
 
 
 @strawberry.type
@@ -108,7 +115,11 @@ class Team(Node):
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> MemberConnection:
         page = await info.context.loaders.member_page.load(
-            (self.view, PageRequest.of(first, from_cursor(after)))
+            (
+                self.view,
+                PageRequest.of(first, from_cursor(after)),
+                asks_for_any(info, MEMBER_TIMESTAMPS),
+            )
         )
         edges, page_info = connection_edges(page, Member.from_view)
         return MemberConnection(edges=edges, page_info=page_info, team_id=self.view.id)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import strawberry
 
@@ -35,7 +36,8 @@ class User(Node):
             avatar_url=view.avatar_url,
             company=view.company,
             job_title=view.job_title,
-            created_at=view.created_at,
+            # None only on a page whose selection shows no timestamp (api/selection.py).
+            created_at=cast(datetime, view.created_at),
         )
 
 
