@@ -11,11 +11,17 @@ on every field of every request.
 plain kind (no field extensions, so no permission classes; no exception handlers that could
 turn its errors into results; Strawberry's own field and resolver classes). The lean one
 does what the wrapper does with an empty chain, in the same order: the same `Info`, the same
-argument conversion (arguments of the built-in scalar types need none: Strawberry hands
-them over as they are; everything else goes through Strawberry's own `convert_argument`),
-`self`, the parent/root and `info` parameters filled in the same way, and the resolver's own
+argument conversion, `self`, the parent/root and `info` parameters filled in the same way,
+and the resolver's own
 result, a coroutine included, which graphql-core awaits. Errors are the resolver's own and
 reach graphql-core as before.
+
+Argument conversion follows Strawberry's `convert_argument` from a plan made once per
+argument: Strawberry resolves an input type's field types on every call, which cost more
+than the resolver for a small filter. Leaves (scalars but GlobalID, enums) pass as they
+are, lists of leaves are copied, input types made of those are built field by field with
+Strawberry's implicit None for fields without a default; anything else (Maybe, GlobalID,
+lists of inputs, input types with `from_input`) calls `convert_argument` itself.
 
 Tests run the real schema with and without it (tests/test_fast_execution.py) and a schema of
 odd resolvers through both (tests/test_lean_resolvers.py).
@@ -24,22 +30,35 @@ odd resolvers through both (tests/test_lean_resolvers.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import MISSING
 from typing import Any
 
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo
+from strawberry.relay import GlobalID
+from strawberry.scalars import is_scalar
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import StrawberryArgument, convert_argument
-from strawberry.types.base import StrawberryMaybe, StrawberryOptional
+from strawberry.types.base import (
+    StrawberryList,
+    StrawberryMaybe,
+    StrawberryOptional,
+    has_object_definition,
+)
+from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.field import StrawberryField
 from strawberry.types.fields.resolver import StrawberryResolver
+from strawberry.types.lazy_type import LazyType
+from strawberry.types.unset import UNSET
 
 DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 # Types whose argument values Strawberry passes on unchanged (convert_argument's leaf case).
 _AS_IS = frozenset({str, int, float, bool, strawberry.ID})
 
+# A value and the resolver's Info in, the value for the resolver out.
+Converter = Callable[[Any, Any], Any]
 # (GraphQL name, Python name, converter or None when the value passes as it is)
-ArgumentPlan = tuple[str, str, Callable[[Any, Any], Any] | None]
+ArgumentPlan = tuple[str, str, Converter | None]
 
 
 def install(schema: strawberry.Schema) -> int:
@@ -76,20 +95,96 @@ def _is_plain(field: StrawberryField, converter: GraphQLCoreConverter) -> bool:
 
 
 def _argument_plan(argument: StrawberryArgument, schema: strawberry.Schema) -> ArgumentPlan:
-    config = schema.config
-    converter = schema.schema_converter
-    graphql_name = config.name_converter.from_argument(argument)
-    type_ = argument.type
-    inner = type_.of_type if isinstance(type_, StrawberryOptional) else type_
-    if not isinstance(type_, StrawberryMaybe) and inner in _AS_IS:
-        return (graphql_name, argument.python_name, None)
-    scalar_registry = converter.scalar_registry
-    path = (graphql_name,)
-
-    def convert(value: Any, info: Any) -> Any:
-        return convert_argument(value, type_, scalar_registry, config, info, path=path)
-
+    graphql_name = schema.config.name_converter.from_argument(argument)
+    convert = _converter(argument.type, schema, (graphql_name,), set())
     return (graphql_name, argument.python_name, convert)
+
+
+def _converter(
+    type_: Any, schema: strawberry.Schema, path: tuple[str | int, ...], building: set[type]
+) -> Converter | None:
+    """What Strawberry's convert_argument does for a value of `type_`, worked out once:
+    None where the value passes as it is. Leaves (scalars but GlobalID, enums), optional
+    leaves, lists of leaves (copied, as Strawberry copies them) and input types made of
+    those are planned here; anything else calls convert_argument itself."""
+    registry = schema.schema_converter.scalar_registry
+    config = schema.config
+
+    def stock(value: Any, info: Any) -> Any:
+        return convert_argument(value, type_, registry, config, info, path=path)
+
+    if isinstance(type_, StrawberryMaybe | LazyType):
+        return stock
+    optional = isinstance(type_, StrawberryOptional)
+    inner = type_.of_type if optional else type_
+    if _is_leaf(inner, registry):
+        return None
+    if isinstance(inner, StrawberryList):
+        if not (
+            _is_leaf(inner.of_type, registry)
+            or (
+                isinstance(inner.of_type, StrawberryOptional)
+                and not isinstance(inner.of_type, StrawberryMaybe)
+                and _is_leaf(inner.of_type.of_type, registry)
+            )
+        ):
+            return stock
+
+        def copied(value: Any, info: Any) -> Any:
+            return value if value is None or value is UNSET else list(value)
+
+        return copied
+    if not (has_object_definition(inner) and isinstance(inner, type)) or inner in building:
+        return stock
+    definition = inner.__strawberry_definition__
+    if (
+        not definition.is_input
+        or definition.from_input is not None
+        or definition.is_graphql_generic
+    ):
+        return stock
+    building.add(inner)
+    try:
+        fields = []
+        for field in definition.fields:
+            name = config.name_converter.from_field(field)
+            field_type = field.resolve_type(type_definition=definition)
+            fields.append(
+                (name, field.python_name, _converter(field_type, schema, (*path, name), building))
+            )
+    finally:
+        building.discard(inner)
+    # Strawberry's implicit None for every field without a default (see convert_argument).
+    implicit = {
+        field.python_name: None
+        for field in definition.fields
+        if field.default_value is MISSING and field.default_factory is MISSING
+    }
+    make = inner
+
+    def built(value: Any, info: Any) -> Any:
+        if value is None or value is UNSET:
+            return value
+        kwargs = dict(implicit)
+        for name, python_name, convert in fields:
+            if name in value:
+                item = value[name]
+                kwargs[python_name] = item if convert is None else convert(item, info)
+        return make(**kwargs)
+
+    return built
+
+
+def _is_leaf(type_: Any, registry: Any) -> bool:
+    """convert_argument hands such values over as they are."""
+    if type_ is GlobalID:
+        return False
+    return (
+        type_ in _AS_IS
+        or isinstance(type_, StrawberryEnumDefinition)
+        or has_enum_definition(type_)
+        or is_scalar(type_, registry)
+    )
 
 
 def _lean(field: StrawberryField, schema: strawberry.Schema) -> Callable[..., Any]:

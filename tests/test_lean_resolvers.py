@@ -44,6 +44,16 @@ class Nested:
     label: str | None = strawberry.UNSET
 
 
+@strawberry.input
+class Tree:
+    label: str
+    children: list[Tree] | None = None  # a list of inputs: Strawberry's own conversion
+    parent: Tree | None = None  # refers to itself
+    tags: list[str | None] = strawberry.field(default_factory=list)
+    shades: list[Shade] | None = None
+    note: str | None  # no default: Strawberry passes None when it is left out
+
+
 class Never(BasePermission):
     message = "not allowed"
 
@@ -133,6 +143,18 @@ class Query:
         return f"{info.field_name} {info.return_type} {sorted(info.variable_values)}"
 
     @strawberry.field
+    def tree(self, tree: Tree, trees: list[Tree] | None = None) -> str:
+        return repr((tree, trees))
+
+    @strawberry.field
+    def node_id(self, id: strawberry.relay.GlobalID) -> str:  # noqa: A002 - as clients name it
+        return repr(id)
+
+    @strawberry.field
+    def maybe(self, value: strawberry.Maybe[str | None] = None) -> str:
+        return repr(value)
+
+    @strawberry.field
     async def slow_window(self, window: Window) -> int:
         await asyncio.sleep(0)
         return window.start
@@ -165,6 +187,16 @@ OPERATIONS: list[tuple[str, dict[str, Any] | None]] = [
     ("{ shades(shade: LIGHT) }", None),
     ("{ shades(shade: DARK, more: [LIGHT, DARK]) }", None),
     ("{ noSelf infoOnly }", None),
+    ('{ tree(tree: {label: "a"}) }', None),
+    (
+        '{ tree(tree: {label: "a", tags: ["x", null], shades: [DARK], parent: {label: "p", '
+        'parent: {label: "g"}}, children: [{label: "c", tags: [null]}]}, trees: [{label: "t"}]) }',
+        None,
+    ),
+    ("query ($t: Tree!) { tree(tree: $t) }", {"t": {"label": "v", "children": None}}),
+    ('{ nodeId(id: "VGhpbmc6MQ==") }', None),
+    ('{ nodeId(id: "not a global id") }', None),
+    ('{ maybe a: maybe(value: null) b: maybe(value: "x") }', None),
 ]
 
 
@@ -188,6 +220,23 @@ async def test_lean_resolvers_answer_as_strawberry_does(
         actual = await _run(lean, query, variables)
         assert actual == expected
         assert repr(actual) == repr(expected)
+
+
+def test_arguments_are_converted_from_plans() -> None:
+    """Leaves pass as they are, lists of leaves are copied and input types are built from
+    plans; only what the plans do not cover calls Strawberry's convert_argument."""
+    _stock, lean = _schemas()
+    field = lean._schema.query_type.fields["tree"].extensions[resolvers.DEFINITION]  # type: ignore[union-attr]
+    plans = {
+        name: convert
+        for name, _python, convert in (
+            resolvers._argument_plan(argument, lean) for argument in field.arguments
+        )
+    }
+    assert plans["tree"] is not None and plans["tree"].__name__ == "built"
+    assert plans["trees"] is not None and plans["trees"].__name__ == "stock"
+    echo = lean._schema.query_type.fields["echo"].extensions[resolvers.DEFINITION]  # type: ignore[union-attr]
+    assert all(resolvers._argument_plan(a, lean)[2] is None for a in echo.arguments)
 
 
 def test_fields_with_permissions_or_extensions_keep_strawberrys_resolver() -> None:
