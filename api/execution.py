@@ -88,6 +88,8 @@ ObjectPlan = tuple[type | None, tuple[PlannedField, ...]]
 # Object plans by (item type, the grouped field set's nodes), across requests. The value
 # keeps the type and nodes alive, so their ids are not reused while the entry exists.
 _object_plans: dict[tuple[int, tuple[tuple[int, ...], ...]], tuple[Any, Any, Any]] = {}
+# Field plans (execute_fields) by (parent type, the grouped field set's nodes), likewise.
+_field_plans: dict[tuple[int, tuple[tuple[int, ...], ...]], tuple[Any, Any, Any]] = {}
 PLAN_CACHE_SIZE = 1000
 
 # Values of these exact types are never awaitable and never exceptions.
@@ -354,7 +356,18 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         cached = self._plans.get(id(grouped_field_set))
         if cached is not None and cached[0] is grouped_field_set:
             return cached[1]
-        plans = [_plan_field(parent_type, details) for details in grouped_field_set.values()]
+        # Across requests, by the type and the selected nodes: a plan depends on nothing else.
+        nodes = [[detail.node for detail in details] for details in grouped_field_set.values()]
+        key = (id(parent_type), tuple(tuple(map(id, group)) for group in nodes))
+        kept = _field_plans.get(key)
+        if kept is not None:
+            plans = kept[2]
+        else:
+            plans = [_plan_field(parent_type, details) for details in grouped_field_set.values()]
+            if len(_field_plans) >= PLAN_CACHE_SIZE:
+                _field_plans.clear()
+            # The type and nodes stay alive with the entry, so their ids are not reused.
+            _field_plans[key] = (parent_type, nodes, plans)
         # Keep the field set alive with its plan, so its id cannot be reused meanwhile.
         self._plans[id(grouped_field_set)] = (grouped_field_set, plans)
         return plans

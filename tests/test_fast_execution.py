@@ -549,9 +549,34 @@ def test_plans_follow_the_variables_below_a_list() -> None:
 def test_plan_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(execution, "PLAN_CACHE_SIZE", 2)
     monkeypatch.setattr(execution, "_object_plans", {})
+    monkeypatch.setattr(execution, "_field_plans", {})
     for text in ["{ items { id } }", "{ items { tags } }", "{ items { colors } }"]:
         _compare(text, [_good_item(1)])
         assert 0 < len(execution._object_plans) <= 2
+        assert 0 < len(execution._field_plans) <= 2
+
+
+def test_field_plans_are_made_once_per_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    planned: list[str] = []
+    plan_field = execution._plan_field
+
+    def counting(parent_type: Any, details: Any) -> Any:
+        planned.append(details[0].node.name.value)
+        return plan_field(parent_type, details)
+
+    monkeypatch.setattr(execution, "_plan_field", counting)
+    text = (
+        "query ($on: Boolean!) { first { id leaf { name } } "
+        "... @include(if: $on) { items { id } } }"
+    )
+    data = [_good_item(1)]
+    first = _compare(text, data, {"on": True})
+    assert planned
+    planned.clear()
+    assert _compare(text, data, {"on": True}) == first
+    assert planned == []  # the same nodes: the plans made by the first request
+    assert "items" not in _compare(text, data, {"on": False})["data"]
+    assert planned == ["first"]  # another set of root nodes: planned anew
 
 
 def test_lists_at_the_mutation_root_go_the_stock_way(monkeypatch: pytest.MonkeyPatch) -> None:
