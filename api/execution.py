@@ -304,6 +304,16 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Per execution: the shape of each list field's items, by its field details list.
         self._shapes: dict[int, tuple[Any, Any, Shape | None]] = {}
 
+    def run_async_work_finished_hook(self) -> None:
+        """graphql-core runs this once all of an operation's work is done, just before it
+        builds the response. The executor refers to itself through its resolve-info helpers
+        (bound methods), a cycle that kept the request's context, connection and actor alive
+        until the cycle collector ran; dropping the helpers then lets them go at once. Infos
+        still holding the helpers keep working."""
+        super().run_async_work_finished_hook()
+        if not self.background_futures and self.async_work_finished_hook_task is None:
+            self.async_helpers = None  # type: ignore[assignment]
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,

@@ -111,6 +111,8 @@ class OrgwardGraphQL:
                 )
             except OperationRefused as refused:
                 raise HTTPError(refused.status, refused.reason) from None
+            finally:
+                context.release()
             response = self._response(request, context, result)
         except BaseException as error:
             # Cancelled too (a client gone, a shutdown): the connection goes back either way.

@@ -41,6 +41,11 @@ class Loaders:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
 
+    def release(self) -> None:
+        """Drop the loaders made so far and what they cached (each refers back here through
+        its batch function: a cycle that would keep every loaded row until collected)."""
+        self.__dict__.clear()
+
     @cached_property
     def user(self) -> DataLoader[int, UserView | None]:
         return DataLoader(self._users)
