@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import re
 
 import httpx
 import pytest
 
-from api.app import create_app
+from api.app import YOUNG_GENERATION_THRESHOLD, create_app
 from core.settings import Environment, Settings
 from tests.support.client import ORIGIN
 from tests.support.world import World
@@ -367,3 +368,25 @@ async def test_empty_and_ambiguous_documents(world: World) -> None:
         assert response.status_code == 200 and response.json()["data"] is None
         assert "operation" in response.json()["errors"][0]["message"].lower()
     assert picked.json() == {"data": {"viewer": None}}
+
+
+async def test_production_start_up_tunes_the_collector(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What start-up built is frozen out of the collector's scans, and the young generation
+    is collected less often (requests leave no cycles: tests/test_request_memory.py)."""
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    frozen: list[bool] = []
+    before = gc.get_threshold()
+    settings = world.settings.model_copy(
+        update={"environment": Environment.PRODUCTION, "secret_key": "x" * 40}
+    )
+    app = create_app(
+        settings, engine=world.engine, clock=world.clock, run_worker=False, apply_migrations=False
+    )
+    try:
+        async with app.router.lifespan_context(app):
+            assert frozen == [True]
+            assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, *before[1:])
+    finally:
+        gc.set_threshold(*before)
