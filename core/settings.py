@@ -96,8 +96,9 @@ class Settings(BaseSettings):
     # and per-address limits); comma-separated addresses, or "*" behind a private load balancer.
     forwarded_allow_ips: str = "127.0.0.1"
 
-    # Plain attribute fields skip graphql-core's per-field resolver machinery (api/execution.py);
-    # off: the stock executor, for comparison.
+    # Plain attribute fields skip graphql-core's per-field resolver machinery (api/execution.py)
+    # and plain resolvers skip Strawberry's per-call wrapper (api/resolvers.py); off: the stock
+    # executor and wrappers, for comparison.
     fast_execution: bool = True
 
     # Lifetime of an installed app's access token from POST /oauth/token (SPEC 6).
