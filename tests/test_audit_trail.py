@@ -155,3 +155,27 @@ async def test_hostile_filters_are_invalid_input(world: World, bad: dict) -> Non
         },
     )
     assert export.status_code == 400
+
+
+async def test_an_unexpected_export_failure_is_masked_with_the_request_id(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auth import sessions
+
+    olga, _, _, _ = await _acme(world)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(sessions, "authenticate", broken)
+    response = await olga.client.http.get(
+        "/teams/acme/audit-events.jsonl", headers={"x-request-id": "req-9"}
+    )
+    assert response.status_code == 500
+    assert "hunter2" not in response.text and "Traceback" not in response.text
+    assert response.json()["errors"] == [
+        {
+            "message": "Internal server error (request id req-9).",
+            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+        }
+    ]

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 import orjson
+import structlog
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from api.http import rate_limited
-from api.identity import identify
+from api.http import internal_error, rate_limited
+from api.identity import identify, origin_of
 from api.state import AppState
 from auth import bearer, token_rate
 from core.errors import DomainError, InvalidInput
@@ -21,14 +22,23 @@ from services import audit_log, teams
 from services.audit_log import AuditFilter, audit_filter
 from services.context import ServiceContext
 
+log = structlog.get_logger("orgward.audit_export")
+
 
 async def export_audit_events(request: Request) -> Response:
     state: AppState = request.app.state.orgward
     db = state.sessions()
+    origin = origin_of(request)  # its request id answers even a failed identification
     try:
-        who = await identify(request, db, state)
+        who = await identify(request, db, state, origin)
         where = _filter(request)
-        ctx = ServiceContext(db=db, actor=who.actor, settings=state.settings, clock=state.clock)
+        ctx = ServiceContext(
+            db=db,
+            actor=who.actor,
+            settings=state.settings,
+            clock=state.clock,
+            side_engine=state.side_engine,
+        )
         team = await teams.find_team(ctx, slug=request.path_params["slug"])
         if team is None:
             await db.close()
@@ -48,6 +58,11 @@ async def export_audit_events(request: Request) -> Response:
         await db.close()
         status = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}.get(error.code.value, 400)
         return PlainTextResponse(error.message, status_code=status)
+    except Exception:
+        # As the GraphQL endpoint answers: logged with the request id, no details out.
+        await db.close()
+        log.exception("audit_export.failed", request_id=origin.request_id)
+        return internal_error(origin.request_id)
     except BaseException:
         await db.close()
         raise
