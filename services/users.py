@@ -59,9 +59,9 @@ class UserView:
 # The same columns with the timestamps left NULL, for pages whose selection shows neither
 # createdAt nor emailVerified (api/selection.py): a timestamp costs the driver more to decode
 # than most columns, and member pages read hundreds of rows.
-UNTIMED = frozenset({"created_at", "email_verified_at"})
+_UNTIMED = frozenset({"created_at", "email_verified_at"})
 USER_COLUMNS_UNTIMED: tuple[Any, ...] = tuple(
-    null().label(column.key) if column.key in UNTIMED else column for column in USER_COLUMNS
+    null().label(column.key) if column.key in _UNTIMED else column for column in USER_COLUMNS
 )
 
 
