@@ -36,25 +36,26 @@ from typing import Any
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo
 from strawberry.relay import GlobalID
-from strawberry.scalars import is_scalar
 from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.arguments import StrawberryArgument, convert_argument
+from strawberry.types.arguments import (
+    StrawberryArgument,
+    _is_leaf_type,
+    _is_optional_leaf_type,
+    convert_argument,
+)
 from strawberry.types.base import (
     StrawberryList,
     StrawberryMaybe,
     StrawberryOptional,
     has_object_definition,
 )
-from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
+from strawberry.types.enum import has_enum_definition
 from strawberry.types.field import StrawberryField
 from strawberry.types.fields.resolver import StrawberryResolver
 from strawberry.types.lazy_type import LazyType
 from strawberry.types.unset import UNSET
 
 DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
-# Types whose argument values Strawberry passes on unchanged (convert_argument's leaf case).
-_AS_IS = frozenset({str, int, float, bool, strawberry.ID})
-
 # A value and the resolver's Info in, the value for the resolver out.
 Converter = Callable[[Any, Any], Any]
 # (GraphQL name, Python name, converter or None when the value passes as it is)
@@ -115,18 +116,14 @@ def _converter(
 
     if isinstance(type_, StrawberryMaybe | LazyType):
         return stock
-    optional = isinstance(type_, StrawberryOptional)
-    inner = type_.of_type if optional else type_
-    if _is_leaf(inner, registry):
+    inner = type_.of_type if isinstance(type_, StrawberryOptional) else type_
+    if _as_is(inner, registry):
         return None
     if isinstance(inner, StrawberryList):
+        item = inner.of_type
         if not (
-            _is_leaf(inner.of_type, registry)
-            or (
-                isinstance(inner.of_type, StrawberryOptional)
-                and not isinstance(inner.of_type, StrawberryMaybe)
-                and _is_leaf(inner.of_type.of_type, registry)
-            )
+            _as_is(item, registry)
+            or _is_optional_leaf_type(item, registry, skip_classes=(GlobalID,))
         ):
             return stock
 
@@ -175,16 +172,11 @@ def _converter(
     return built
 
 
-def _is_leaf(type_: Any, registry: Any) -> bool:
-    """convert_argument hands such values over as they are."""
-    if type_ is GlobalID:
-        return False
-    return (
-        type_ in _AS_IS
-        or isinstance(type_, StrawberryEnumDefinition)
-        or has_enum_definition(type_)
-        or is_scalar(type_, registry)
-    )
+def _as_is(type_: Any, registry: Any) -> bool:
+    """convert_argument hands values of `type_` over unchanged: its own leaf test (GlobalID
+    aside, which it decodes), and enum classes, which reach the leaf case by way of their
+    definition."""
+    return has_enum_definition(type_) or _is_leaf_type(type_, registry, skip_classes=(GlobalID,))
 
 
 def _lean(field: StrawberryField, schema: strawberry.Schema) -> Callable[..., Any]:
