@@ -11,7 +11,7 @@ per-request extension pipeline is left out, which cost more than executing a sma
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -33,6 +33,7 @@ from strawberry.schema.schema import Schema
 
 from api.limits import validation_rules
 from api.masking import mask_errors
+from api.shortcut import Shortcut
 from core.settings import Settings
 
 CACHE_SIZE = 512
@@ -58,6 +59,8 @@ class Prepared:
     errors: tuple[GraphQLError, ...]
     # The operation types by name (None for an anonymous operation).
     operations: dict[str | None, OperationType]
+    # Each operation's shortcut (api/shortcut.py), or None, once it was first asked for.
+    shortcuts: dict[str | None, Shortcut | None] = field(default_factory=dict)
 
     def operation_type(self, name: str | None) -> OperationType | None:
         """The type of the operation to run; None when the name picks none (or not one)."""
@@ -110,6 +113,20 @@ class Operations:
         errors = validate(self.schema, document, self.rules)
         return Prepared(document, tuple(errors), operations)
 
+    def _shortcut(self, prepared: Prepared, operation_name: str | None) -> Shortcut | None:
+        """The operation's shortcut, planned on first use; only for operations the document
+        has (a client naming ever-new operations must not grow the entry)."""
+        shortcuts = prepared.shortcuts
+        if operation_name in shortcuts:
+            return shortcuts[operation_name]
+        if prepared.document is None or prepared.operation_type(operation_name) is None:
+            return None
+        shortcut = Shortcut.plan(
+            self.schema, prepared.document, operation_name, self.executor_class
+        )
+        shortcuts[operation_name] = shortcut
+        return shortcut
+
     async def run(
         self,
         query: str | None,
@@ -138,17 +155,27 @@ class Operations:
         # its own GraphQL error below.
         if prepared.errors:
             return ExecutionResult(None, list(prepared.errors))
-        result = execute(
-            self.schema,
-            prepared.document,
-            variable_values=variables,
-            operation_name=operation_name,
-            context_value=context,
-            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-            executor_class=self.executor_class,
+        # Planned only for documents the cache keeps (a plan costs more than one execution).
+        shortcut = (
+            self._shortcut(prepared, operation_name)
+            if len(query) <= CACHE_MAX_QUERY_LENGTH
+            else None
         )
-        if is_awaitable(result):
-            result = await result
+        result: Any
+        if shortcut is not None:
+            result = await shortcut.run(context)
+        else:
+            result = execute(
+                self.schema,
+                prepared.document,
+                variable_values=variables,
+                operation_name=operation_name,
+                context_value=context,
+                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                executor_class=self.executor_class,
+            )
+            if is_awaitable(result):
+                result = await result
         assert isinstance(result, ExecutionResult)
         if result.errors:
             result.errors = mask_errors(result.errors, context, request_id)
