@@ -197,7 +197,8 @@ def _result_processor(type_: Any, dialect: Dialect) -> Processor:
 def loaded(db: Database, model: type[M], row: Sequence[Any]) -> M:
     """An entity built from a hot read's values for `columns_of(model)`, in that order, and
     placed in the session as if a query had loaded it: changes to it are flushed as
-    UPDATEs, and the identity map knows it."""
+    UPDATEs, and the identity map knows it (a request's database does this when it makes
+    its session, core/request_db.py)."""
     values = dict(zip(_keys_of(model), row, strict=True))
     mapper: Any = model.__mapper__  # type: ignore[attr-defined]
     key = mapper.identity_key_from_primary_key(
@@ -208,8 +209,11 @@ def loaded(db: Database, model: type[M], row: Sequence[Any]) -> M:
         return existing  # type: ignore[no-any-return]
     entity: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     entity.__dict__.update(values)
-    make_transient_to_detached(entity)
-    db.add(entity)
+    if isinstance(db, RequestDatabase):
+        db.adopt(entity, values)
+    else:
+        make_transient_to_detached(entity)
+        db.add(entity)
     return entity
 
 

@@ -8,7 +8,9 @@ more than the lookup itself (SPEC 10, issue 7), so here both wait until somethin
 - the session, made when a resolver or service first asks for it, is bound to that same
   connection, so a request never holds two connections and the session sees what the hot
   reads saw; it commits once at the end or rolls back, as before;
-- entities loaded by hot reads before the session exists join it when it is made.
+- entities loaded by hot reads before the session exists join it when it is made (until
+  then they are plain objects holding their values: giving one its identity costs half of
+  loading it, and most requests never make a session).
 
 It stands in for the session (ServiceContext.db): whatever it does not do itself, it asks
 of the session, made at that moment.
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncSession,
     async_sessionmaker,
 )
+from sqlalchemy.orm import make_transient_to_detached
 
 
 class RequestDatabase:
@@ -33,7 +36,10 @@ class RequestDatabase:
         self._sessions = sessions
         self._connection: AsyncConnection | None = None
         self._session: AsyncSession | None = None
-        self._adopted: list[Any] = []
+        # Entities for the session when it is made: loaded by hot reads (with the values
+        # they were loaded with), and added.
+        self._loaded: list[tuple[Any, dict[str, Any]]] = []
+        self._added: list[Any] = []
         # DataLoaders of one request ask at the same moment: open one connection, not two.
         self._opening = asyncio.Lock()
 
@@ -42,9 +48,12 @@ class RequestDatabase:
         """The request's ORM session (made now if it was not)."""
         if self._session is None:
             self._session = self._sessions(bind=self._connection or self.bind)
-            for entity in self._adopted:
+            for entity, values in self._loaded:
+                _join(self._session, entity, values)
+            for entity in self._added:
                 self._session.add(entity)
-            self._adopted.clear()
+            self._loaded.clear()
+            self._added.clear()
         return self._session
 
     @property
@@ -76,11 +85,19 @@ class RequestDatabase:
         return await self.session.execute(statement, params, **kwargs)
 
     def add(self, entity: Any) -> None:
-        """A persistent-detached entity (core.hot_reads.loaded) for the session, now or later."""
+        """An entity for the session, now or when it is made."""
         if self._session is not None:
             self._session.add(entity)
         else:
-            self._adopted.append(entity)
+            self._added.append(entity)
+
+    def adopt(self, entity: Any, values: dict[str, Any]) -> None:
+        """An entity a hot read loaded (core.hot_reads.loaded) with these column values: it
+        joins the session as if a query had loaded it, now or when the session is made."""
+        if self._session is not None:
+            _join(self._session, entity, values)
+        else:
+            self._loaded.append((entity, values))
 
     def known(self, key: Any) -> Any:
         """The session's entity for an identity key, if it has one."""
@@ -97,3 +114,17 @@ class RequestDatabase:
         finally:
             if self._connection is not None:
                 await self._connection.close()
+
+
+def _join(session: AsyncSession, entity: Any, values: dict[str, Any]) -> None:
+    """Into the session as loaded with `values`, so that changes are flushed as UPDATEs (not
+    an INSERT), those made before it joined included."""
+    state = entity.__dict__
+    changed = {
+        key: state[key] for key, value in values.items() if key in state and state[key] is not value
+    }
+    state.update(values)
+    make_transient_to_detached(entity)  # what it holds now counts as loaded
+    session.add(entity)
+    for key, value in changed.items():
+        setattr(entity, key, value)
