@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 @dataclass
 class RequestContext:
     request: Request
-    response: Response
     db: AsyncSession
     actor: Actor
     settings: Settings
@@ -35,6 +34,20 @@ class RequestContext:
     # A session token to set (str) or clear ("") on the response after a successful commit.
     new_session_token: str | None = None
     side_engine: AsyncEngine | None = None
+
+    @cached_property
+    def response(self) -> Response:
+        """Where resolvers put headers (cookies) and a status for the final response; made
+        when first asked for (most requests set neither)."""
+        response = Response()
+        response.status_code = None  # type: ignore[assignment]
+        del response.headers["content-length"]
+        return response
+
+    @property
+    def response_set(self) -> Response | None:
+        """The response resolvers set things on, if any did."""
+        return self.__dict__.get("response")
 
     @cached_property
     def service(self) -> ServiceContext:

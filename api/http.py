@@ -6,6 +6,7 @@ api/operations.py, and the answer is encoded with orjson (SPEC 10, issue 7).
 
 from __future__ import annotations
 
+from types import NoneType
 from typing import Any, cast
 
 import orjson
@@ -33,6 +34,13 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 QUERY_ONLY = frozenset({OperationType.QUERY})
 QUERY_OR_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
+# The request's parameters: each may be absent or null, or else of these types.
+PARAMETERS = (
+    ("query", (str, NoneType), "a string"),
+    ("variables", (dict, NoneType), "an object"),
+    ("extensions", (dict, NoneType), "an object"),
+    ("operationName", (str, NoneType), "a string"),
+)
 
 
 class HTTPError(Exception):
@@ -91,7 +99,6 @@ class OrgwardGraphQL:
                 )
             context = RequestContext(
                 request=request,
-                response=sub_response(),
                 db=cast(AsyncSession, db),  # it stands in for the session: core/request_db.py
                 actor=who.actor,
                 settings=state.settings,
@@ -152,13 +159,8 @@ class OrgwardGraphQL:
                 raise HTTPError(400, "Batching is not enabled")
             if not isinstance(params, dict):
                 raise HTTPError(400, "The request body must be a JSON object.")
-        for name, kind, label in (
-            ("query", str, "a string"),
-            ("variables", dict, "an object"),
-            ("extensions", dict, "an object"),
-            ("operationName", str, "a string"),
-        ):
-            if not isinstance(params.get(name), kind | None):
+        for name, kinds, label in PARAMETERS:
+            if not isinstance(params.get(name), kinds):
                 raise HTTPError(
                     400, f"The GraphQL operation's `{name}` must be {label} or null, if provided."
                 )
@@ -200,7 +202,8 @@ class OrgwardGraphQL:
         if result.errors:
             body["errors"] = [error.formatted for error in result.errors]
         media_type = negotiate(request.headers.get("accept"))
-        status = context.response.status_code or 200
+        set_by_resolvers = context.response_set
+        status = (set_by_resolvers and set_by_resolvers.status_code) or 200
         failed_before_execution = (
             result.data is None
             and bool(result.errors)
@@ -216,7 +219,8 @@ class OrgwardGraphQL:
             headers={"x-request-id": context.request_id},
             media_type=f"{media_type}; charset=utf-8",
         )
-        response.raw_headers.extend(context.response.raw_headers)
+        if set_by_resolvers is not None:
+            response.raw_headers.extend(set_by_resolvers.raw_headers)
         return response
 
     def _apply_session_cookie(self, context: RequestContext, response: Response) -> None:
@@ -225,14 +229,6 @@ class OrgwardGraphQL:
             set_session_cookie(response, self.state.settings, token)
         elif token == "":
             clear_session_cookie(response, self.state.settings)
-
-
-def sub_response() -> Response:
-    """Where resolvers put headers (cookies) and a status for the final response."""
-    response = Response()
-    response.status_code = None  # type: ignore[assignment]
-    del response.headers["content-length"]
-    return response
 
 
 def wants_ide(request: Request) -> bool:
