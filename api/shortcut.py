@@ -174,8 +174,15 @@ class Shortcut:
         pending: list[str] = []
         try:
             for field in self.fields:
-                info = field.info._replace(
-                    context=context, root_value=root_value, variable_values={}
+                template = field.info
+                # Fresh containers, as the executor gives each request: nothing a resolver
+                # might do to them can reach another request.
+                info = template._replace(
+                    field_nodes=list(template.field_nodes),
+                    fragments=dict(template.fragments),
+                    context=context,
+                    root_value=root_value,
+                    variable_values={},
                 )
                 try:
                     value = field.field_def.resolve(root_value, info)  # type: ignore[misc]

@@ -118,7 +118,8 @@ class RequestDatabase:
 
 def _join(session: AsyncSession, entity: Any, values: dict[str, Any]) -> None:
     """Into the session as loaded with `values`, so that changes are flushed as UPDATEs (not
-    an INSERT), those made before it joined included."""
+    an INSERT), those made before it joined included: attributes set to another value (what
+    services do; none of our columns is a mutable value changed in place)."""
     state = entity.__dict__
     changed = {
         key: state[key] for key, value in values.items() if key in state and state[key] is not value

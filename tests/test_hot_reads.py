@@ -88,6 +88,32 @@ async def test_an_entity_from_a_hot_read_joins_the_session_and_saves(world: Worl
         assert saved is not None and saved.company == "Initech"
 
 
+async def test_an_entity_changed_before_the_session_exists_is_updated_not_inserted(
+    world: World,
+) -> None:
+    """On every database: the entity waits for the session as a plain object, and what was
+    changed meanwhile is still saved, as an UPDATE of that one row."""
+    await world.sign_up("alice")
+    async with session_factory(world.engine)() as other:
+        row = (await other.execute(USERS.statement, {"username": "alice"})).one()
+    database = RequestDatabase(world.engine, session_factory(world.engine))
+    try:
+        user = loaded(database, User, row)
+        assert not database.has_session
+        user.company = "Initech"
+        user.job_title = user.job_title  # the same value again: nothing to write
+        with world.count_statements() as counted:
+            assert await database.get(User, user.id) is user
+            await database.flush()
+    finally:
+        await database.end(commit=True)
+    assert [statement.split()[0] for statement in counted.statements] == ["UPDATE"]
+    assert "company" in counted.statements[0] and "job_title" not in counted.statements[0]
+    async with session_factory(world.engine)() as db:
+        saved = (await db.execute(select(User).where(col(User.username) == "alice"))).scalar()
+        assert saved is not None and saved.company == "Initech"
+
+
 async def test_a_request_that_needs_no_database_opens_nothing(world: World) -> None:
     anonymous = world.client()
     with world.count_statements() as counted:
