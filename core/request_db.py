@@ -10,7 +10,9 @@ more than the lookup itself (SPEC 10, issue 7), so here both wait until somethin
   reads saw; it commits once at the end or rolls back, as before;
 - entities loaded by hot reads before the session exists join it when it is made (until
   then they are plain objects holding their values: giving one its identity costs half of
-  loading it, and most requests never make a session).
+  loading it, and most requests never make a session);
+- the connection is taken from the pool, and given back, without a greenlet whenever that
+  needs no I/O (core/idle_pool.py).
 
 It stands in for the session (ServiceContext.db): whatever it does not do itself, it asks
 of the session, made at that moment.
@@ -28,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
 )
 from sqlalchemy.orm import make_transient_to_detached
+
+from core import idle_pool
 
 
 class RequestDatabase:
@@ -67,7 +71,7 @@ class RequestDatabase:
         if self._session is None and self._connection is None:
             async with self._opening:
                 if self._session is None and self._connection is None:
-                    connection = await self.bind.connect()
+                    connection = idle_pool.take_idle(self.bind) or await self.bind.connect()
                     if self._session is None:
                         self._connection = connection
                     else:
@@ -112,8 +116,12 @@ class RequestDatabase:
                 finally:
                     await self._session.close()
         finally:
-            if self._connection is not None:
-                await self._connection.close()
+            connection = self._connection
+            # Without a session nothing began a transaction on it: usually no I/O to return it.
+            if connection is not None and (
+                self._session is not None or not idle_pool.give_back(connection)
+            ):
+                await connection.close()
 
 
 def _join(session: AsyncSession, entity: Any, values: dict[str, Any]) -> None:

@@ -1,0 +1,179 @@
+"""Idle connections taken and given back without a greenlet (core/idle_pool.py).
+
+On PostgreSQL a read-only request takes an idle pooled connection and returns it with no
+greenlet hop; whenever the pool could need I/O (none idle, no room to return one, a
+transaction open, a connection invalidated, pre-ping or recycling asked for) it goes the
+awaited way. These tests hold both sides to that, under concurrency and after a drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from api.app import create_app
+from core import idle_pool
+from core.db import create_engine
+from core.settings import Settings
+from tests.support.client import ORIGIN
+from tests.support.world import Person, World
+
+WHO = {"query": "{ viewer { username } }"}
+POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def _settings(**changes: Any) -> Settings:
+    return Settings(_env_file=None, **{"database_url": POSTGRES, **changes})  # type: ignore[call-arg]
+
+
+def test_only_plain_asyncpg_queue_pools_qualify() -> None:
+    # Engines are made without connecting: this needs no database.
+    engines = {
+        "plain": create_engine(_settings()),
+        "pre_ping": create_engine(_settings(), pool_pre_ping=True),
+        "recycle": create_engine(_settings(), pool_recycle=3600),
+        "sqlite": create_engine(_settings(database_url="sqlite+aiosqlite:///:memory:")),
+    }
+    suitable = {name: idle_pool._watch(engine).suitable for name, engine in engines.items()}
+    assert suitable == {"plain": True, "pre_ping": False, "recycle": False, "sqlite": False}
+
+
+class _Counted:
+    """Counts the awaited ways of taking and returning a connection."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.connects = 0
+        self.closes = 0
+        connect, close = AsyncEngine.connect, AsyncConnection.close
+
+        def counted_connect(engine: AsyncEngine) -> Any:
+            self.connects += 1
+            return connect(engine)
+
+        async def counted_close(connection: AsyncConnection) -> None:
+            self.closes += 1
+            await close(connection)
+
+        monkeypatch.setattr(AsyncEngine, "connect", counted_connect)
+        monkeypatch.setattr(AsyncConnection, "close", counted_close)
+
+
+@pytest.fixture
+async def small_pool(world: World) -> AsyncIterator[tuple[AsyncEngine, Person, httpx.AsyncClient]]:
+    """An app of its own on PostgreSQL whose pool holds 2 connections (and 2 more at most)."""
+    if world.engine.dialect.driver != "asyncpg":
+        pytest.skip("idle connections are taken directly on PostgreSQL only")
+    alice = await world.sign_up("alice")
+    settings = world.settings.model_copy(
+        update={"database_pool_size": 2, "database_max_overflow": 2}
+    )
+    engine = create_engine(settings)
+    app = create_app(
+        settings, engine=engine, clock=world.clock, run_worker=False, apply_migrations=False
+    )
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url=ORIGIN,
+                cookies=dict(alice.client.http.cookies),
+                headers={"origin": ORIGIN},
+            ) as http,
+        ):
+            yield engine, alice, http
+    finally:
+        await engine.dispose()
+
+
+async def _who(http: httpx.AsyncClient) -> str:
+    response = await http.post("/graphql", json=WHO)
+    assert response.status_code == 200, response.text
+    return str(response.json()["data"]["viewer"]["username"])
+
+
+async def test_a_read_takes_an_idle_connection_and_returns_it_without_awaiting(
+    small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _alice, http = small_pool
+    assert await _who(http) == "alice"  # the pool's first connection is made the awaited way
+    counted = _Counted(monkeypatch)
+
+    for _ in range(3):
+        assert await _who(http) == "alice"
+
+    assert (counted.connects, counted.closes) == (0, 0)
+    pool: Any = engine.sync_engine.pool
+    assert pool.checkedout() == 0 and pool.checkedin() == 1
+
+
+async def test_a_busy_pool_is_waited_for_and_overflow_closed_the_usual_way(
+    small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _alice, http = small_pool
+    counted = _Counted(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. a coroutine of the pool's left unawaited
+        for _ in range(3):
+            # 12 at once through a pool of 2 (+2 overflow): most find no idle connection,
+            # wait for one or open an overflow connection, and overflow ones are closed.
+            names = await asyncio.gather(*(_who(http) for _ in range(12)))
+            assert names == ["alice"] * 12
+    pool: Any = engine.sync_engine.pool
+    assert counted.connects > 0 and counted.closes > 0
+    assert pool.checkedout() == 0
+    assert pool.checkedin() <= pool.size() and pool.overflow() <= 0
+
+
+async def test_a_request_with_a_session_returns_its_connection_the_awaited_way(
+    small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _alice, http = small_pool
+    await _who(http)
+    counted = _Counted(monkeypatch)
+    response = await http.post(
+        "/graphql",
+        json={
+            "query": 'mutation { updateProfile(input: {company: "Initech"}) { errors { code } } }'
+        },
+    )
+    assert response.status_code == 200 and not response.json().get("errors"), response.text
+    assert counted.closes == 1
+    assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert await _who(http) == "alice"
+
+
+async def test_a_connection_in_a_transaction_is_not_given_back_directly(
+    small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient],
+) -> None:
+    engine, _alice, _http = small_pool
+    connection = await engine.connect()
+    try:
+        await connection.begin()
+        assert idle_pool.give_back(connection) is False
+        await connection.rollback()
+        assert idle_pool.give_back(connection) is True
+        assert connection.closed
+    finally:
+        await connection.close()
+
+
+async def test_after_an_invalidation_connections_are_taken_the_awaited_way(
+    small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _alice, http = small_pool
+    await _who(http)
+    connection = await engine.connect()
+    await connection.invalidate()  # as a dropped link would be, found by SQLAlchemy
+    await connection.close()
+    counted = _Counted(monkeypatch)
+
+    assert idle_pool.take_idle(engine) is None
+    assert await _who(http) == "alice"
+    assert counted.connects == 1 and counted.closes == 1
