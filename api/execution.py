@@ -292,6 +292,17 @@ def _enum_names(enum_type: GraphQLEnumType) -> tuple[type, dict[int, str], Any] 
     return enum_class, names, coerce
 
 
+async def gather_fields(results: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """The named fields' awaitables awaited in place, as graphql-core's execute_fields gathers
+    a selection's awaitable fields."""
+    if len(names) == 1:
+        results[names[0]] = await results[names[0]]
+        return results
+    values = await gather_with_cancel(*(results[name] for name in names))
+    results.update(zip(names, values, strict=True))
+    return results
+
+
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -358,7 +369,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             raise
         if not awaitable_fields:
             return results
-        return self._gather(results, awaitable_fields)
+        return gather_fields(results, awaitable_fields)
 
     def _plans_for(
         self, parent_type: GraphQLObjectType, grouped_field_set: Any
@@ -437,15 +448,6 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, details, path)
             return None
-
-    async def _gather(self, results: dict[str, Any], names: list[str]) -> dict[str, Any]:
-        # As the stock executor gathers a selection's awaitable fields.
-        if len(names) == 1:
-            results[names[0]] = await results[names[0]]
-            return results
-        values = await gather_with_cancel(*(results[name] for name in names))
-        results.update(zip(names, values, strict=True))
-        return results
 
     # --- whole lists -------------------------------------------------------------------
 

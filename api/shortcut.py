@@ -54,6 +54,7 @@ from api.execution import (
     _complete_value,
     _has_directives,
     _Unusual,
+    gather_fields,
 )
 
 
@@ -212,7 +213,7 @@ class Shortcut:
             return self._response(stock, errors, None)
         if pending:
             try:
-                await _gather_pending(data, pending)
+                await gather_fields(data, pending)
             except GraphQLError as error:
                 errors.add(error, None)
                 return self._response(stock, errors, None)
@@ -266,31 +267,8 @@ def _complete_stock(
             return stock.complete_awaitable_value(return_type, details, info, path, value, None)
         completed = stock.complete_value(return_type, details, info, path, value, None)
         if stock.is_awaitable(completed):
-            return _await_completed(stock, completed, return_type, details, path)
+            return stock._await_object(completed, return_type, details, path)
     except Exception as raw_error:
         stock.handle_field_error(raw_error, return_type, details, path)
         return None
     return completed
-
-
-async def _await_completed(
-    stock: FastExecutionContext,
-    completed: Awaitable[Any],
-    return_type: GraphQLOutputType,
-    details: list[FieldDetails],
-    path: Path,
-) -> Any:
-    try:
-        return await completed
-    except Exception as raw_error:
-        stock.handle_field_error(raw_error, return_type, details, path)
-        return None
-
-
-async def _gather_pending(data: dict[str, Any], pending: list[str]) -> None:
-    # As graphql-core's execute_fields gathers the root fields' awaitables.
-    if len(pending) == 1:
-        data[pending[0]] = await data[pending[0]]
-        return
-    values = await gather_with_cancel(*(data[name] for name in pending))
-    data.update(zip(pending, values, strict=True))

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +21,6 @@ from sqlalchemy.dialects.sqlite import aiosqlite as sqlite_aiosqlite
 from sqlmodel import col
 
 import models
-from api.app import create_app
 from core import hot_reads
 from core.db import create_engine, session_factory
 from core.hot_reads import HotRead, columns_of, loaded
@@ -164,33 +162,21 @@ async def test_a_dropped_connection_leaves_the_pool(world: World) -> None:
     engine = create_engine(
         world.settings, connect_args={"server_settings": {"application_name": "drop-test"}}
     )
-    app = create_app(world.settings, engine=engine, run_worker=False, apply_migrations=False)
     query = {"query": "{ viewer { username } }"}
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url=ORIGIN,
-                cookies=dict(alice.client.http.cookies),
-                headers={"origin": ORIGIN},
-            ) as http,
-        ):
-            # Side by side, so the pool holds several connections to cut.
-            responses = await asyncio.gather(*(http.post("/graphql", json=query) for _ in range(4)))
-            before = [response.status_code for response in responses]
-            url = world.engine.url.set(drivername="postgresql")
-            admin = await asyncpg.connect(url.render_as_string(hide_password=False))
-            try:
-                cut = await admin.fetchval(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = 'drop-test'"
-                )
-            finally:
-                await admin.close()
-            after = [(await http.post("/graphql", json=query)).status_code for _ in range(4)]
-    finally:
-        await engine.dispose()
+    async with world.own_app(alice, engine) as http:
+        # Side by side, so the pool holds several connections to cut.
+        responses = await asyncio.gather(*(http.post("/graphql", json=query) for _ in range(4)))
+        before = [response.status_code for response in responses]
+        url = world.engine.url.set(drivername="postgresql")
+        admin = await asyncpg.connect(url.render_as_string(hide_password=False))
+        try:
+            cut = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'drop-test'"
+            )
+        finally:
+            await admin.close()
+        after = [(await http.post("/graphql", json=query)).status_code for _ in range(4)]
     assert before == [200] * 4 and cut >= 2
     # The request on the dead connection fails; the pool then replaces every older one.
     assert after[1:] == [200, 200, 200], after

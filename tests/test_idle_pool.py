@@ -17,11 +17,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.app import create_app
 from core import idle_pool
 from core.db import create_engine
 from core.settings import Settings
-from tests.support.client import ORIGIN
 from tests.support.world import Person, World
 
 WHO = {"query": "{ viewer { username } }"}
@@ -74,22 +72,8 @@ async def small_pool(world: World) -> AsyncIterator[tuple[AsyncEngine, Person, h
         update={"database_pool_size": 2, "database_max_overflow": 2}
     )
     engine = create_engine(settings)
-    app = create_app(
-        settings, engine=engine, clock=world.clock, run_worker=False, apply_migrations=False
-    )
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url=ORIGIN,
-                cookies=dict(alice.client.http.cookies),
-                headers={"origin": ORIGIN},
-            ) as http,
-        ):
-            yield engine, alice, http
-    finally:
-        await engine.dispose()
+    async with world.own_app(alice, engine, settings) as http:
+        yield engine, alice, http
 
 
 async def _who(http: httpx.AsyncClient) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import httpx
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -17,7 +18,7 @@ from core.clock import FrozenClock
 from core.db import session_factory
 from core.settings import Settings
 from models import Member, Role
-from tests.support.client import GraphQLClient
+from tests.support.client import ORIGIN, GraphQLClient
 from tests.support.mailbox import Mailbox
 from worker.context import WorkerContext
 from worker.runner import run_once
@@ -159,3 +160,32 @@ class World:
             yield counter
         finally:
             event.remove(self.engine.sync_engine, "before_cursor_execute", counter)
+
+    @contextlib.asynccontextmanager
+    async def own_app(
+        self, person: Person, engine: AsyncEngine, settings: Settings | None = None
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        """An app of its own on `engine` (same database and clock), started, and a client
+        signed in as `person`; the engine is disposed of afterwards."""
+        from api.app import create_app
+
+        app = create_app(
+            settings or self.settings,
+            engine=engine,
+            clock=self.clock,
+            run_worker=False,
+            apply_migrations=False,
+        )
+        try:
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url=ORIGIN,
+                    cookies=dict(person.client.http.cookies),
+                    headers={"origin": ORIGIN},
+                ) as http,
+            ):
+                yield http
+        finally:
+            await engine.dispose()
