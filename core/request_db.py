@@ -103,13 +103,20 @@ class RequestDatabase:
         else:
             self._loaded.append((entity, values))
 
+    def _changed_loaded(self) -> bool:
+        return any(_changes(entity, values) for entity, values in self._loaded)
+
     def known(self, key: Any) -> Any:
         """The session's entity for an identity key, if it has one."""
         return self._session.identity_map.get(key) if self._session is not None else None
 
     async def end(self, *, commit: bool) -> None:
-        """Commit (or roll back) the session's work, then give the connection back."""
+        """Commit (or roll back) the session's work, then give the connection back. Entities
+        added, or loaded and then changed, while no session was made are committed too: the
+        session is made for them now."""
         try:
+            if commit and self._session is None and (self._added or self._changed_loaded()):
+                self.session  # noqa: B018 - made now, the waiting entities join it
             if self._session is not None:
                 try:
                     await (self._session.commit() if commit else self._session.rollback())
@@ -128,12 +135,17 @@ def _join(session: AsyncSession, entity: Any, values: dict[str, Any]) -> None:
     """Into the session as loaded with `values`, so that changes are flushed as UPDATEs (not
     an INSERT), those made before it joined included: attributes set to another value (what
     services do; none of our columns is a mutable value changed in place)."""
-    state = entity.__dict__
-    changed = {
-        key: state[key] for key, value in values.items() if key in state and state[key] is not value
-    }
-    state.update(values)
+    changed = _changes(entity, values)
+    entity.__dict__.update(values)
     make_transient_to_detached(entity)  # what it holds now counts as loaded
     session.add(entity)
     for key, value in changed.items():
         setattr(entity, key, value)
+
+
+def _changes(entity: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of a loaded entity set to another value than it was loaded with."""
+    state = entity.__dict__
+    return {
+        key: state[key] for key, value in values.items() if key in state and state[key] is not value
+    }

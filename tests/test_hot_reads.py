@@ -112,6 +112,49 @@ async def test_an_entity_changed_before_the_session_exists_is_updated_not_insert
         assert saved is not None and saved.company == "Initech"
 
 
+async def test_what_waits_for_a_session_that_is_never_made_is_still_committed(
+    world: World,
+) -> None:
+    """An entity only added, and a loaded one only changed, with nothing else asking for the
+    session: the end of the request makes it for them. Unchanged, nothing is written."""
+    await world.sign_up("alice")
+    async with session_factory(world.engine)() as other:
+        row = (await other.execute(USERS.statement, {"username": "alice"})).one()
+    now = world.clock.now()
+
+    unchanged = RequestDatabase(world.engine, session_factory(world.engine))
+    loaded(unchanged, User, row)
+    with world.count_statements() as counted:
+        await unchanged.end(commit=True)
+    assert counted.count == 0 and not unchanged.has_session
+
+    changed = RequestDatabase(world.engine, session_factory(world.engine))
+    user = loaded(changed, User, row)
+    user.company = "Initech"
+    await changed.end(commit=True)
+
+    added = RequestDatabase(world.engine, session_factory(world.engine))
+    added.add(
+        models.UserSession(
+            user_id=user.id,
+            token_hash="f" * 64,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(days=1),
+        )
+    )
+    assert not added.has_session
+    await added.end(commit=True)
+
+    async with session_factory(world.engine)() as db:
+        saved = await db.get(User, user.id)
+        assert saved is not None and saved.company == "Initech"
+        sessions = await db.execute(
+            select(models.UserSession).where(col(models.UserSession.token_hash) == "f" * 64)
+        )
+        assert len(sessions.all()) == 1
+
+
 async def test_a_request_that_needs_no_database_opens_nothing(world: World) -> None:
     anonymous = world.client()
     with world.count_statements() as counted:
