@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core import idle_pool
 from core.settings import Settings
 
 
@@ -29,7 +30,9 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("max_overflow", settings.database_max_overflow)
     kwargs.setdefault("pool_timeout", settings.database_pool_timeout_seconds)
     kwargs.setdefault("pool_pre_ping", False)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    idle_pool.watch(engine)  # before any connection: see core/idle_pool.py
+    return engine
 
 
 def create_side_engine(settings: Settings) -> AsyncEngine:

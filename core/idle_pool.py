@@ -9,11 +9,15 @@ hops then cost more than all the rest of "who am I?" but the round trip (measure
 takes the usual awaited way whenever one of these checks says I/O could be needed:
 
 - taking: the engine is asyncpg's, its pool a QueuePool with an idle connection, no pre-ping,
-  no recycling, no `checkout` or `engine_connect` listeners, and no connection of it was ever
-  invalidated (after a dropped connection every older one reconnects on its next checkout:
-  from then on the pool is always used the awaited way, as before, until it is replaced);
-- giving back: the same pool, the connection valid and outside any transaction, room in the
-  pool (a full pool closes an overflow connection), no `checkin` or `reset` listeners.
+  no recycling, no `checkout` or `engine_connect` listeners, and none of its connections was
+  ever invalidated or detached (a pooled record may then need reconnecting). The pool is
+  watched from the moment the engine is made (core/db.py), so no such event goes unseen;
+  should SQLAlchemy still need I/O, its MissingGreenlet is caught before anything changed
+  (the record goes back to the pool as it was). Either way, from then on the pool is used
+  the awaited way, as before, until it is replaced;
+- giving back: the connection belongs to that same pool, is valid and outside any
+  transaction, there is room in the pool (a full pool closes an overflow connection), and
+  no `checkin` or `reset` listeners.
 
 Both run with no await between the check and the act, so nothing else can change the pool
 in between. Tests: tests/test_idle_pool.py.
@@ -26,6 +30,7 @@ from weakref import WeakKeyDictionary
 import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import Pool, QueuePool
 
@@ -33,11 +38,12 @@ log = structlog.get_logger("orgward.db")
 
 
 class _PoolWatch:
-    """Whether a pool is of the kind this works for, and whether it ever invalidated."""
+    """Whether a pool is of the kind this works for, and whether it may hold a record that
+    needs reconnecting."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         pool = engine.sync_engine.pool
-        # Read once: set when the engine is created. Missing attributes (another SQLAlchemy)
+        # Read once: set when the engine is made. Missing attributes (another SQLAlchemy)
         # count as "may do I/O".
         self.suitable = (
             engine.dialect.driver == "asyncpg"
@@ -45,43 +51,54 @@ class _PoolWatch:
             and getattr(pool, "_pre_ping", True) is False
             and getattr(pool, "_recycle", 0) == -1
         )
-        self.invalidated = False
+        self.off = False
         if self.suitable:
-            event.listen(pool, "invalidate", self._invalidated)
-            event.listen(pool, "soft_invalidate", self._invalidated)
+            for name in ("invalidate", "soft_invalidate", "detach"):
+                event.listen(pool, name, self._record_spoiled)
 
-    def _invalidated(self, *_args: object) -> None:
-        if not self.invalidated:
-            log.info("idle_pool.off", reason="a pooled connection was invalidated")
-        self.invalidated = True
+    def _record_spoiled(self, *_args: object) -> None:
+        self.turn_off("a pooled connection was invalidated or detached")
+
+    def turn_off(self, reason: str) -> None:
+        if not self.off:
+            log.info("idle_pool.off", reason=reason)
+        self.off = True
 
 
 _watches: WeakKeyDictionary[Pool, _PoolWatch] = WeakKeyDictionary()
 
 
-def _watch(engine: AsyncEngine) -> _PoolWatch:
+def watch(engine: AsyncEngine) -> None:
+    """Watch the engine's pool: called as the engine is made, before any connection."""
     pool = engine.sync_engine.pool
-    watch = _watches.get(pool)
-    if watch is None:
-        watch = _watches[pool] = _PoolWatch(engine)
-    return watch
+    if pool not in _watches:
+        _watches[pool] = _PoolWatch(engine)
+
+
+def _usable(pool: Pool) -> _PoolWatch | None:
+    found = _watches.get(pool)
+    return found if found is not None and found.suitable and not found.off else None
 
 
 def take_idle(engine: AsyncEngine) -> AsyncConnection | None:
     """An idle connection of the engine's pool, taken now; None when taking one could need
     I/O (then `await engine.connect()`)."""
-    watch = _watch(engine)
     sync_engine = engine.sync_engine
     pool = sync_engine.pool
+    found = _usable(pool)
     if (
-        not watch.suitable
-        or watch.invalidated
+        found is None
         or pool.checkedin() == 0  # type: ignore[attr-defined]
         or pool.dispatch.checkout
         or sync_engine.dispatch.engine_connect
     ):
         return None
-    return AsyncConnection(engine, Connection(sync_engine))
+    try:
+        return AsyncConnection(engine, Connection(sync_engine))
+    except MissingGreenlet:
+        # A record needed reconnecting after all; SQLAlchemy put it back as it was.
+        found.turn_off("a pooled connection needed reconnecting")
+        return None
 
 
 def give_back(connection: AsyncConnection) -> bool:
@@ -90,11 +107,11 @@ def give_back(connection: AsyncConnection) -> bool:
     sync = connection.sync_connection
     if sync is None or sync.closed or sync.invalidated or sync.in_transaction():
         return False
-    watch = _watch(connection.engine)
     pool = connection.sync_engine.pool
     if (
-        not watch.suitable
-        or watch.invalidated
+        _usable(pool) is None
+        # Its own pool still (after engine.dispose() the engine has another).
+        or getattr(sync.connection, "_pool", None) is not pool
         or pool.checkedin() >= pool.size()  # type: ignore[attr-defined]
         or pool.dispatch.checkin
         or pool.dispatch.reset

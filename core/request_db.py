@@ -107,8 +107,14 @@ class RequestDatabase:
         return any(_changes(entity, values) for entity, values in self._loaded)
 
     def known(self, key: Any) -> Any:
-        """The session's entity for an identity key, if it has one."""
-        return self._session.identity_map.get(key) if self._session is not None else None
+        """The entity for an identity key this request already has: in the session, or
+        loaded and waiting for it (one entity per row, as a session keeps it)."""
+        if self._session is not None:
+            return self._session.identity_map.get(key)
+        for entity, _values in self._loaded:
+            if _identity(entity) == key:
+                return entity
+        return None
 
     async def end(self, *, commit: bool) -> None:
         """Commit (or roll back) the session's work, then give the connection back. Entities
@@ -149,3 +155,7 @@ def _changes(entity: Any, values: dict[str, Any]) -> dict[str, Any]:
     return {
         key: state[key] for key, value in values.items() if key in state and state[key] is not value
     }
+
+
+def _identity(entity: Any) -> Any:
+    return entity.__mapper__.identity_key_from_instance(entity)

@@ -130,6 +130,7 @@ async def test_what_waits_for_a_session_that_is_never_made_is_still_committed(
 
     changed = RequestDatabase(world.engine, session_factory(world.engine))
     user = loaded(changed, User, row)
+    assert loaded(changed, User, row) is user  # one entity per row, as in a session
     user.company = "Initech"
     await changed.end(commit=True)
 

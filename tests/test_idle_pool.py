@@ -9,6 +9,8 @@ awaited way. These tests hold both sides to that, under concurrency and after a 
 from __future__ import annotations
 
 import asyncio
+import gc
+import time
 import warnings
 from collections.abc import AsyncIterator
 from typing import Any
@@ -38,7 +40,11 @@ def test_only_plain_asyncpg_queue_pools_qualify() -> None:
         "recycle": create_engine(_settings(), pool_recycle=3600),
         "sqlite": create_engine(_settings(database_url="sqlite+aiosqlite:///:memory:")),
     }
-    suitable = {name: idle_pool._watch(engine).suitable for name, engine in engines.items()}
+    suitable = {
+        name: (watched := idle_pool._watches.get(engine.sync_engine.pool)) is not None
+        and watched.suitable
+        for name, engine in engines.items()
+    }
     assert suitable == {"plain": True, "pre_ping": False, "recycle": False, "sqlite": False}
 
 
@@ -161,3 +167,52 @@ async def test_after_an_invalidation_connections_are_taken_the_awaited_way(
     assert idle_pool.take_idle(engine) is None
     assert await _who(http) == "alice"
     assert counted.connects == 1 and counted.closes == 1
+
+
+async def test_an_invalidation_before_any_request_is_seen(
+    small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient],
+) -> None:
+    # The worker or start-up met a dropped connection before the first request came.
+    engine, _alice, http = small_pool
+    connection = await engine.connect()
+    await connection.exec_driver_sql("select 1")
+    await connection.invalidate()
+    await connection.close()
+
+    assert [await _who(http) for _ in range(3)] == ["alice"] * 3
+    assert idle_pool.take_idle(engine) is None
+
+
+async def test_a_connection_collected_unclosed_is_seen(
+    small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient],
+) -> None:
+    # SQLAlchemy detaches it and puts its pool entry back without a connection.
+    engine, _alice, http = small_pool
+    await _who(http)
+    leaked = await engine.connect()
+    await leaked.exec_driver_sql("select 1")
+    await leaked.rollback()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy warns of the unclosed connection
+        del leaked
+        gc.collect()
+
+    assert [await _who(http) for _ in range(4)] == ["alice"] * 4
+    assert idle_pool.take_idle(engine) is None
+
+
+async def test_a_record_needing_a_reconnect_unannounced_falls_back(
+    small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient],
+) -> None:
+    """Should SQLAlchemy need I/O that no event announced (here: every pooled connection made
+    stale behind its back), the attempt is dropped and the awaited way taken."""
+    engine, _alice, http = small_pool
+    await _who(http)
+    pool: Any = engine.sync_engine.pool
+    pool._invalidate_time = time.time() + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unawaited connect SQLAlchemy closed
+        assert idle_pool.take_idle(engine) is None
+    assert idle_pool._watches[pool].off
+    assert [await _who(http) for _ in range(3)] == ["alice"] * 3
+    assert pool.checkedout() == 0
