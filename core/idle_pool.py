@@ -12,9 +12,9 @@ takes the usual awaited way whenever one of these checks says I/O could be neede
   no recycling, no `checkout` or `engine_connect` listeners, and none of its connections was
   ever invalidated or detached (a pooled record may then need reconnecting). The pool is
   watched from the moment the engine is made (core/db.py), so no such event goes unseen;
-  should SQLAlchemy still need I/O, its MissingGreenlet is caught before anything changed
-  (the record goes back to the pool as it was). Either way, from then on the pool is used
-  the awaited way, as before, until it is replaced;
+  should SQLAlchemy still need I/O, its MissingGreenlet is caught (SQLAlchemy has put the
+  record back in the pool, to connect on its next checkout). Either way, from then on the
+  pool is used the awaited way, as before, until it is replaced;
 - giving back: the connection belongs to that same pool, is valid and outside any
   transaction, there is room in the pool (a full pool closes an overflow connection), and
   no `checkin` or `reset` listeners.
@@ -96,7 +96,7 @@ def take_idle(engine: AsyncEngine) -> AsyncConnection | None:
     try:
         return AsyncConnection(engine, Connection(sync_engine))
     except MissingGreenlet:
-        # A record needed reconnecting after all; SQLAlchemy put it back as it was.
+        # A record needed reconnecting after all; SQLAlchemy has put it back in the pool.
         found.turn_off("a pooled connection needed reconnecting")
         return None
 
