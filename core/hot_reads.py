@@ -210,7 +210,7 @@ def loaded(db: Database, model: type[M], row: Sequence[Any]) -> M:
     entity: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     entity.__dict__.update(values)
     if isinstance(db, RequestDatabase):
-        db.adopt(entity, values)
+        db.adopt(key, entity, values)
     else:
         make_transient_to_detached(entity)
         db.add(entity)

@@ -40,9 +40,9 @@ class RequestDatabase:
         self._sessions = sessions
         self._connection: AsyncConnection | None = None
         self._session: AsyncSession | None = None
-        # Entities for the session when it is made: loaded by hot reads (with the values
-        # they were loaded with), and added.
-        self._loaded: list[tuple[Any, dict[str, Any]]] = []
+        # Entities for the session when it is made: loaded by hot reads (by identity key,
+        # with the values they were loaded with), and added.
+        self._loaded: dict[Any, tuple[Any, dict[str, Any]]] = {}
         self._added: list[Any] = []
         # DataLoaders of one request ask at the same moment: open one connection, not two.
         self._opening = asyncio.Lock()
@@ -52,7 +52,7 @@ class RequestDatabase:
         """The request's ORM session (made now if it was not)."""
         if self._session is None:
             self._session = self._sessions(bind=self._connection or self.bind)
-            for entity, values in self._loaded:
+            for entity, values in self._loaded.values():
                 _join(self._session, entity, values)
             for entity in self._added:
                 self._session.add(entity)
@@ -95,26 +95,24 @@ class RequestDatabase:
         else:
             self._added.append(entity)
 
-    def adopt(self, entity: Any, values: dict[str, Any]) -> None:
+    def adopt(self, key: Any, entity: Any, values: dict[str, Any]) -> None:
         """An entity a hot read loaded (core.hot_reads.loaded) with these column values: it
         joins the session as if a query had loaded it, now or when the session is made."""
         if self._session is not None:
             _join(self._session, entity, values)
         else:
-            self._loaded.append((entity, values))
+            self._loaded[key] = (entity, values)
 
     def _changed_loaded(self) -> bool:
-        return any(_changes(entity, values) for entity, values in self._loaded)
+        return any(_changes(entity, values) for entity, values in self._loaded.values())
 
     def known(self, key: Any) -> Any:
         """The entity for an identity key this request already has: in the session, or
         loaded and waiting for it (one entity per row, as a session keeps it)."""
         if self._session is not None:
             return self._session.identity_map.get(key)
-        for entity, _values in self._loaded:
-            if _identity(entity) == key:
-                return entity
-        return None
+        waiting = self._loaded.get(key)
+        return waiting[0] if waiting is not None else None
 
     async def end(self, *, commit: bool) -> None:
         """Commit (or roll back) the session's work, then give the connection back. Entities
@@ -155,7 +153,3 @@ def _changes(entity: Any, values: dict[str, Any]) -> dict[str, Any]:
     return {
         key: state[key] for key, value in values.items() if key in state and state[key] is not value
     }
-
-
-def _identity(entity: Any) -> Any:
-    return entity.__mapper__.identity_key_from_instance(entity)
