@@ -3,11 +3,13 @@
 For a small indexed read, SQLAlchemy's execution layer (cache-key lookup, greenlet hops, result
 metadata, ORM loading) costs several times the statement's own round trip (SPEC 10, issue 7).
 A `HotRead` is still written in SQLAlchemy Core, and on PostgreSQL it is compiled once to
-asyncpg's SQL and run on the request session's own connection, so it sees what the session's
-transaction wrote; SQLAlchemy's own bind and result processors still convert the values, so
-rows come back exactly as `session.execute` would give them, and `before_cursor_execute`
-listeners (statement counters) see the statement. On any other database (the
-embedded SQLite) it simply goes through `session.execute`.
+asyncpg's SQL and run on the session's own connection once the request has a session, so it
+sees what the session's transaction wrote; before that, outside any transaction, on an idle
+connection the pool lends (core/idle_pool.py) or the request's own. SQLAlchemy's own bind and
+result processors still convert the values, so rows come back exactly as `session.execute`
+would give them, and `before_cursor_execute` listeners (statement counters) see the
+statement (while one listens, no connection is lent). On any other database (the embedded
+SQLite) it simply goes through `session.execute`.
 
 Rows are named tuples in the statement's column order (named by column key or label).
 """
@@ -69,36 +71,15 @@ class HotRead:
             result = await db.execute(self.elsewhere, params)
             return [self.row_type._make(row) for row in result]
         compiled = self._compiled or self._compile(bind.dialect)
-        connection = await (
-            db.read_connection() if isinstance(db, RequestDatabase) else db.connection()
-        )
-        pooled: Any = connection.sync_connection.connection  # type: ignore[union-attr]
         args = []
         for name, required, literal, process in compiled.binds:
             value = params[name] if required else params.get(name, literal)
             args.append(value if process is None or value is None else process(value))
-        sync_connection = connection.sync_connection
-        if sync_connection is not None and (
-            sync_connection._has_events or sync_connection.engine._has_events
-        ):
-            # Statement counters and tracing listen here: a hot read is a statement like any.
-            sync_connection.dispatch.before_cursor_execute(
-                sync_connection, None, compiled.sql, tuple(args), None, False
-            )
-        # One statement at a time per connection, hot reads and SQLAlchemy's alike: DataLoaders
-        # of one request run side by side, and asyncpg refuses overlapping operations.
-        try:
-            async with pooled.dbapi_connection._execute_mutex:
-                records = await pooled.driver_connection.fetch(compiled.sql, *args)
-        except Exception as error:
-            # SQLAlchemy did not see this fail: a dead connection (a restarted database, a
-            # dropped link) must leave the pool here, or every request it serves fails too.
-            if pooled.driver_connection.is_closed():
-                # As SQLAlchemy does on a disconnect: this connection is dropped, and every
-                # pooled one made before now is replaced when next checked out.
-                connection.sync_connection.engine.pool._invalidate(pooled, error, _checkin=False)  # type: ignore[union-attr]
-                await connection.invalidate(error)
-            raise
+        lease = db.lease() if isinstance(db, RequestDatabase) else None
+        if lease is not None:
+            records = await lease.fetch(compiled.sql, args)
+        else:
+            records = await self._fetch(db, compiled.sql, args)
         make = self.row_type._make
         converts = compiled.converts
         if not converts:
@@ -112,6 +93,34 @@ class HotRead:
                     values[position] = process(value)
             rows.append(make(values))
         return rows
+
+    @staticmethod
+    async def _fetch(db: Database, sql: str, args: list[Any]) -> list[Any]:
+        """On a connection SQLAlchemy checked out: the request's own, or the session's."""
+        connection = await (
+            db.read_connection() if isinstance(db, RequestDatabase) else db.connection()
+        )
+        sync_connection: Any = connection.sync_connection
+        pooled = sync_connection.connection
+        if sync_connection._has_events or sync_connection.engine._has_events:
+            # Statement counters and tracing listen here: a hot read is a statement like any.
+            sync_connection.dispatch.before_cursor_execute(
+                sync_connection, None, sql, tuple(args), None, False
+            )
+        # One statement at a time per connection, hot reads and SQLAlchemy's alike: DataLoaders
+        # of one request run side by side, and asyncpg refuses overlapping operations.
+        try:
+            async with pooled.dbapi_connection._execute_mutex:
+                return await pooled.driver_connection.fetch(sql, *args)  # type: ignore[no-any-return]
+        except Exception as error:
+            # SQLAlchemy did not see this fail: a dead connection (a restarted database, a
+            # dropped link) must leave the pool here, or every request it serves fails too.
+            if pooled.driver_connection.is_closed():
+                # As SQLAlchemy does on a disconnect: this connection is dropped, and every
+                # pooled one made before now is replaced when next checked out.
+                sync_connection.engine.pool._invalidate(pooled, error, _checkin=False)
+                await connection.invalidate(error)
+            raise
 
     async def write_soon(self, db: Database, **params: Any) -> None:
         """A small write that must not hold a lock for the rest of the request: on PostgreSQL

@@ -1,30 +1,37 @@
-"""An idle pooled connection taken and given back without a greenlet (SPEC 10, issue 7).
+"""Idle pooled connections lent to hot reads without a greenlet (SPEC 10, issue 7).
 
 SQLAlchemy's async engine runs every pool operation in a greenlet, in case it needs I/O: a new
 connection, a wait for a busy pool, a reconnect after an invalidation, a ROLLBACK on return.
 A request that only runs hot reads (core/hot_reads.py) needs none of that: an idle connection
-is in the pool, it begins no transaction, and there is room to put it back. The two greenlet
-hops then cost more than all the rest of "who am I?" but the round trip (measured in-process:
-~100 µs of ~380 a request). So a request's database (core/request_db.py) asks here first and
-takes the usual awaited way whenever one of these checks says I/O could be needed:
+is in the pool, nothing begins a transaction on it, and there is room to put it back. It
+needs no `Connection` either: hot reads go straight to the driver. So a request's database
+(core/request_db.py) first asks here for a `Lease`: the pool's entry for an idle connection,
+taken off the pool's queue and put back on it, nothing built around it. For "who am I?" the
+greenlet hops cost more than all the rest but the round trip (~100 µs of ~380 a request,
+measured in-process), and the `Connection` objects a further ~30 µs of ~215.
 
+Whenever one of these checks says I/O could be needed, the usual awaited way is taken:
 - taking: the engine is asyncpg's, its pool a QueuePool with an idle connection, no pre-ping,
-  no recycling, no `checkout` or `engine_connect` listeners, and none of its connections was
-  ever invalidated or detached (a pooled record may then need reconnecting). The pool is
-  watched from the moment the engine is made (core/db.py), so no such event goes unseen;
-  should SQLAlchemy still need I/O, its MissingGreenlet is caught (SQLAlchemy has put the
-  record back in the pool, to connect on its next checkout). Either way, from then on the
-  pool is used the awaited way, as before, until it is replaced;
-- giving back: the connection belongs to that same pool, is valid and outside any
-  transaction, there is room in the pool (a full pool closes an overflow connection), and
-  no `checkin` or `reset` listeners.
+  no recycling, no listeners that would expect to see the checkout or the statements
+  (pool `checkout`, `checkin`, `reset`; engine `engine_connect`, `before_cursor_execute`:
+  statement counters), and none of its connections was ever invalidated or detached (a
+  pooled entry may then need reconnecting). The pool is watched from the moment the engine is
+  made (core/db.py), so no such event goes unseen; an entry found stale anyway is put back
+  untouched. Either way, from then on the pool is used the awaited way until it is replaced;
+- giving back: no transaction was begun on a lent connection (hot reads run outside one), so
+  it goes straight back on the queue when there is room; a full queue means it is one
+  connection too many, closed in a greenlet as SQLAlchemy closes an overflow connection.
 
-Both run with no await between the check and the act, so nothing else can change the pool
-in between. Tests: tests/test_idle_pool.py.
+Each check runs with no await between it and the act, so nothing else can change the pool
+in between. Listeners added while a connection is lent do not see that request's hot reads.
+Tests: tests/test_idle_pool.py.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Sequence
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import structlog
@@ -33,6 +40,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import Pool, QueuePool
+from sqlalchemy.pool.base import _ConnectionFairy
+from sqlalchemy.util import greenlet_spawn
 
 log = structlog.get_logger("orgward.db")
 
@@ -80,9 +89,100 @@ def _usable(pool: Pool) -> _PoolWatch | None:
     return found if found is not None and found.suitable and not found.off else None
 
 
+class Lease:
+    """An idle connection lent by its pool: the pool's entry for it, and the DBAPI connection
+    (SQLAlchemy's asyncpg adapter) hot reads run on."""
+
+    __slots__ = ("pool", "record", "adapter")
+
+    def __init__(self, pool: Any, record: Any) -> None:
+        self.pool = pool
+        self.record = record
+        self.adapter = record.dbapi_connection
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        """One statement's rows, run on the driver outside any transaction."""
+        driver = self.adapter._connection  # asyncpg's, as the dialect's get_driver_connection
+        try:
+            # One statement at a time per connection, hot reads and SQLAlchemy's alike:
+            # DataLoaders of one request run side by side, and asyncpg refuses overlapping
+            # operations.
+            async with self.adapter._execute_mutex:
+                return await driver.fetch(sql, *args)  # type: ignore[no-any-return]
+        except Exception as error:
+            if driver.is_closed():
+                self._spoiled(error)
+            raise
+
+    def adopt(self, engine: AsyncEngine) -> AsyncConnection:
+        """The lent connection as SQLAlchemy's own checkout (what `pool.connect()` makes of
+        an idle entry), for the request's session: the request keeps its one connection, hot
+        reads already started on it finish there, and closing it gives it back as usual."""
+        fairy = _ConnectionFairy(
+            self.pool, self.adapter, self.record, self.pool._should_log_debug()
+        )
+        self.record.fairy_ref = weakref.ref(fairy, _ignore)
+        fairy._counter += 1
+        return AsyncConnection(engine, Connection(engine.sync_engine, connection=fairy))
+
+    def give_back_now(self) -> bool:
+        """Back on the pool's queue, if there is room: no I/O. False when it is not back."""
+        if self.pool.checkedin() >= self.pool.size():
+            return False
+        self.pool._do_return_conn(self.record)
+        return True
+
+    async def give_back(self) -> None:
+        if not self.give_back_now():
+            # One too many for the pool now: closed, which awaits the driver.
+            await greenlet_spawn(self.pool._do_return_conn, self.record)
+
+    def _spoiled(self, error: BaseException) -> None:
+        """The connection died under a hot read (a restarted database, a dropped link): as
+        SQLAlchemy does on a disconnect, it is dropped, every pooled connection made before now
+        is replaced when next checked out, and (the pool having seen an invalidation) no more
+        are lent."""
+        self.pool._invalidate(self.record, error, _checkin=False)
+        self.record.invalidate(error)
+
+
+def _ignore(_reference: object) -> None:
+    """The pool's weak reference to a checkout needs a callback (see SQLAlchemy's own)."""
+
+
+def lend(engine: AsyncEngine) -> Lease | None:
+    """An idle connection of the engine's pool, lent now; None when taking one could need I/O
+    or would go unseen by listeners (then `await engine.connect()`)."""
+    sync_engine = engine.sync_engine
+    pool: Any = sync_engine.pool
+    found = _usable(pool)
+    if (
+        found is None
+        or pool.checkedin() == 0
+        or pool.dispatch.checkout
+        or pool.dispatch.checkin
+        or pool.dispatch.reset
+        or sync_engine.dispatch.engine_connect
+        or sync_engine.dispatch.before_cursor_execute
+    ):
+        return None
+    record = pool._do_get()  # an idle entry: off the queue without waiting
+    if (
+        record.dbapi_connection is None
+        or record.starttime < pool._invalidate_time
+        or record.starttime < record._soft_invalidate_time
+    ):
+        # Would need reconnecting after all: back untouched, to reconnect on a checkout.
+        pool._do_return_conn(record)
+        found.turn_off("a pooled connection needed reconnecting")
+        return None
+    return Lease(pool, record)
+
+
 def take_idle(engine: AsyncEngine) -> AsyncConnection | None:
-    """An idle connection of the engine's pool, taken now; None when taking one could need
-    I/O (then `await engine.connect()`)."""
+    """An idle connection of the engine's pool, checked out now as SQLAlchemy's own
+    `Connection` (for a session, or hot reads while listeners watch); None when that could
+    need I/O (then `await engine.connect()`)."""
     sync_engine = engine.sync_engine
     pool = sync_engine.pool
     found = _usable(pool)
@@ -102,8 +202,8 @@ def take_idle(engine: AsyncEngine) -> AsyncConnection | None:
 
 
 def give_back(connection: AsyncConnection) -> bool:
-    """Return a connection to its pool now, if that needs no I/O; False when it was not
-    (then `await connection.close()`)."""
+    """Return a checked-out connection to its pool now, if that needs no I/O; False when it
+    was not (then `await connection.close()`)."""
     sync = connection.sync_connection
     if sync is None or sync.closed or sync.invalidated or sync.in_transaction():
         return False

@@ -3,16 +3,16 @@
 Most dashboard requests are reads, and the cheapest of them (who am I?) need one indexed
 lookup (core/hot_reads.py). Opening an ORM session and a transaction for those would cost
 more than the lookup itself (SPEC 10, issue 7), so here both wait until something needs them:
-- hot reads run on the request's connection (or the session's, once there is one), outside a
-  transaction until the session begins one;
+- hot reads run outside a transaction on an idle connection the pool lends without a greenlet
+  (core/idle_pool.py), or else on the request's connection taken the awaited way, or on the
+  session's once there is one;
 - the session, made when a resolver or service first asks for it, is bound to that same
-  connection, so a request never holds two connections and the session sees what the hot
-  reads saw; it commits once at the end or rolls back, as before;
+  connection (a lent one becomes SQLAlchemy's own checkout then), so a request never holds
+  two connections and the session sees what the hot reads saw; it commits once at the end
+  or rolls back, as before;
 - entities loaded by hot reads before the session exists join it when it is made (until
   then they are plain objects holding their values: giving one its identity costs half of
-  loading it, and most requests never make a session);
-- the connection is taken from the pool, and given back, without a greenlet whenever that
-  needs no I/O (core/idle_pool.py).
+  loading it, and most requests never make a session).
 
 It stands in for the session (ServiceContext.db): whatever it does not do itself, it asks
 of the session, made at that moment.
@@ -39,6 +39,7 @@ class RequestDatabase:
         self.bind = engine
         self._sessions = sessions
         self._connection: AsyncConnection | None = None
+        self._lease: idle_pool.Lease | None = None
         self._session: AsyncSession | None = None
         # Entities for the session when it is made: loaded by hot reads (by identity key,
         # with the values they were loaded with), and added.
@@ -51,6 +52,10 @@ class RequestDatabase:
     def session(self) -> AsyncSession:
         """The request's ORM session (made now if it was not)."""
         if self._session is None:
+            if self._lease is not None:
+                # The session goes on on the lent connection: a request holds one.
+                self._connection = self._lease.adopt(self.bind)
+                self._lease = None
             self._session = self._sessions(bind=self._connection or self.bind)
             for entity, values in self._loaded.values():
                 _join(self._session, entity, values)
@@ -64,10 +69,21 @@ class RequestDatabase:
     def has_session(self) -> bool:
         return self._session is not None
 
+    def lease(self) -> idle_pool.Lease | None:
+        """The idle connection lent to this request's hot reads while it has no session (lent
+        now if the pool can), or None: then they run on `read_connection()`."""
+        if self._session is not None:
+            return None
+        lease = self._lease
+        if lease is None and self._connection is None and not self._opening.locked():
+            lease = self._lease = idle_pool.lend(self.bind)
+        return lease
+
     async def read_connection(self) -> AsyncConnection:
-        """The connection hot reads run on: the session's once there is one, else the
-        request's own, outside any transaction (never for writes through SQLAlchemy: those go
-        through the session, which commits; `connection()` is the session's)."""
+        """The connection hot reads run on when no connection is lent: the session's once
+        there is one, else the request's own, outside any transaction (never for writes
+        through SQLAlchemy: those go through the session, which commits; `connection()` is
+        the session's)."""
         if self._session is None and self._connection is None:
             async with self._opening:
                 if self._session is None and self._connection is None:
@@ -127,6 +143,9 @@ class RequestDatabase:
                 finally:
                     await self._session.close()
         finally:
+            lease, self._lease = self._lease, None
+            if lease is not None:
+                await lease.give_back()
             connection = self._connection
             # Without a session nothing began a transaction on it: usually no I/O to return it.
             if connection is not None and (

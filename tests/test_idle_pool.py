@@ -1,9 +1,10 @@
-"""Idle connections taken and given back without a greenlet (core/idle_pool.py).
+"""Idle connections lent and taken back without a greenlet (core/idle_pool.py).
 
-On PostgreSQL a read-only request takes an idle pooled connection and returns it with no
-greenlet hop; whenever the pool could need I/O (none idle, no room to return one, a
-transaction open, a connection invalidated, pre-ping or recycling asked for) it goes the
-awaited way. These tests hold both sides to that, under concurrency and after a drop.
+On PostgreSQL a read-only request's hot reads run on an idle pooled connection the pool lends
+with no greenlet hop and takes back the same way; whenever the pool could need I/O (none
+idle, no room to return one, a transaction open, a connection invalidated, pre-ping or
+recycling asked for) it goes the awaited way. These tests hold both sides to that, under
+concurrency and after a drop, and hold a request to one connection when it makes a session.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ async def test_after_an_invalidation_connections_are_taken_the_awaited_way(
     await connection.close()
     counted = _Counted(monkeypatch)
 
-    assert idle_pool.take_idle(engine) is None
+    assert idle_pool.lend(engine) is None and idle_pool.take_idle(engine) is None
     assert await _who(http) == "alice"
     assert counted.connects == 1 and counted.closes == 1
 
@@ -180,7 +181,7 @@ async def test_an_invalidation_before_any_request_is_seen(
     await connection.close()
 
     assert [await _who(http) for _ in range(3)] == ["alice"] * 3
-    assert idle_pool.take_idle(engine) is None
+    assert idle_pool.lend(engine) is None and idle_pool.take_idle(engine) is None
 
 
 async def test_a_connection_collected_unclosed_is_seen(
@@ -198,7 +199,7 @@ async def test_a_connection_collected_unclosed_is_seen(
         gc.collect()
 
     assert [await _who(http) for _ in range(4)] == ["alice"] * 4
-    assert idle_pool.take_idle(engine) is None
+    assert idle_pool.lend(engine) is None and idle_pool.take_idle(engine) is None
 
 
 async def test_a_record_needing_a_reconnect_unannounced_falls_back(
@@ -210,9 +211,71 @@ async def test_a_record_needing_a_reconnect_unannounced_falls_back(
     await _who(http)
     pool: Any = engine.sync_engine.pool
     pool._invalidate_time = time.time() + 1
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the unawaited connect SQLAlchemy closed
-        assert idle_pool.take_idle(engine) is None
-    assert idle_pool._watches[pool].off
+    idle = pool.checkedin()
+    assert idle_pool.lend(engine) is None
+    assert idle_pool._watches[pool].off and pool.checkedin() == idle  # put back untouched
     assert [await _who(http) for _ in range(3)] == ["alice"] * 3
     assert pool.checkedout() == 0
+
+
+async def test_a_request_making_a_session_keeps_to_its_lent_connection(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Who-am-I runs on a lent connection; the mutation's session then goes on on that same
+    connection. With one connection in the pool and no overflow, a second one would be
+    waited for until the pool's timeout."""
+    if world.engine.dialect.driver != "asyncpg":
+        pytest.skip("idle connections are lent on PostgreSQL only")
+    alice = await world.sign_up("alice")
+    settings = world.settings.model_copy(
+        update={
+            "database_pool_size": 1,
+            "database_max_overflow": 0,
+            "database_pool_timeout_seconds": 2.0,
+        }
+    )
+    engine = create_engine(settings)
+    async with world.own_app(alice, engine, settings) as http:
+        assert await _who(http) == "alice"
+        counted = _Counted(monkeypatch)
+        lent = []
+        lend = idle_pool.lend
+
+        def counted_lend(engine_: AsyncEngine) -> idle_pool.Lease | None:
+            lease = lend(engine_)
+            lent.append(lease)
+            return lease
+
+        monkeypatch.setattr(idle_pool, "lend", counted_lend)
+        mutation = 'mutation { updateProfile(input: {company: "Initech"}) { errors { code } } }'
+        response = await http.post("/graphql", json={"query": mutation})
+        assert response.status_code == 200 and not response.json().get("errors"), response.text
+        assert len(lent) == 1 and lent[0] is not None
+        assert counted.connects == 0 and counted.closes == 1  # the session's, given back
+        pool: Any = engine.sync_engine.pool
+        assert pool.checkedout() == 0 and pool.checkedin() == 1
+        profile = await http.post("/graphql", json={"query": "{ viewer { company } }"})
+        assert profile.json()["data"]["viewer"]["company"] == "Initech"
+
+
+async def test_a_lent_connection_the_pool_has_no_room_for_is_closed(
+    small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient],
+) -> None:
+    engine, _alice, http = small_pool
+    await asyncio.gather(*(_who(http) for _ in range(2)))
+    pool: Any = engine.sync_engine.pool
+    assert pool.checkedin() == 2
+    lease = idle_pool.lend(engine)
+    assert lease is not None and pool.checkedin() == 1
+    # Meanwhile the pool fills up again: one idle, one made in overflow, both given back.
+    busy = [await engine.connect(), await engine.connect()]
+    for connection in busy:
+        await connection.close()
+    assert pool.checkedin() == 2 and pool.overflow() == 1
+
+    assert lease.give_back_now() is False
+    await lease.give_back()
+
+    assert lease.adapter._connection.is_closed()
+    assert pool.checkedin() == 2 and pool.checkedout() == 0 and pool.overflow() == 0
+    assert await _who(http) == "alice"
