@@ -23,6 +23,7 @@ from api.context import RequestContext
 from api.cookies import clear_session_cookie, set_session_cookie
 from api.identity import identify, origin_of
 from api.operations import OperationRefused, Operations
+from api.request import GraphQLRequest
 from api.state import AppState
 from auth import bearer, token_rate
 from auth.google import SIGNUP_COOKIE
@@ -62,7 +63,7 @@ class OrgwardGraphQL:
         if scope["type"] != "http":
             await PlainTextResponse("Not found", status_code=404)(scope, receive, send)
             return
-        request = Request(scope, receive)
+        request = GraphQLRequest(scope, receive)
         try:
             response = await self.handle(request)
         except HTTPError as error:
