@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Scope(StrEnum):
@@ -51,6 +52,7 @@ IMPLIES: dict[Scope, frozenset[Scope]] = {
 }
 
 
+@lru_cache(maxsize=256)
 def with_implied(granted: frozenset[Scope]) -> frozenset[Scope]:
     """What a grant allows: its scopes and those they imply."""
     return granted.union(*(IMPLIES.get(scope, frozenset()) for scope in granted))
@@ -73,6 +75,8 @@ def parse(names: Iterable[str]) -> frozenset[Scope]:
     return frozenset(found)
 
 
+# Every bearer request reads its token's stored scopes; the distinct values are few.
+@lru_cache(maxsize=256)
 def from_column(value: str) -> frozenset[Scope]:
     """Stored scopes (space separated); names no longer in the catalog grant nothing."""
     return frozenset(Scope(name) for name in value.split() if name in _NAMES)

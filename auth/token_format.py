@@ -44,7 +44,7 @@ def parse(token: str) -> TokenKind | None:
     kind = _KINDS.get(prefix)
     if kind is None:
         return None
-    if any(ch not in ALPHABET for ch in rest):
+    if not (rest.isascii() and rest.isalnum()):  # base62: exactly the ASCII letters and digits
         return None
     random_part, check = rest[:RANDOM_LENGTH], rest[RANDOM_LENGTH:]
     return kind if secrets.compare_digest(checksum(random_part), check) else None

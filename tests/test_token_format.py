@@ -37,3 +37,14 @@ def test_a_single_typo_is_caught_by_the_checksum(
 @given(st.text(max_size=80))
 def test_parse_never_raises(text: str) -> None:
     assert token_format.parse(text) in (None, *TokenKind)
+
+
+@given(
+    st.text(alphabet=ALPHABET, min_size=30, max_size=30),
+    st.integers(0, 35),
+    st.characters(blacklist_characters=ALPHABET),
+)
+def test_only_base62_characters_are_accepted(random_part: str, position: int, other: str) -> None:
+    # Other letters and digits too (Unicode's, which str.isalnum takes): never a token.
+    body = random_part + token_format.checksum(random_part)
+    assert token_format.parse(f"owp_{body[:position]}{other}{body[position + 1 :]}") is None
