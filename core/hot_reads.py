@@ -178,14 +178,18 @@ def _result_processor(type_: Any, dialect: Dialect) -> Processor:
     """The column type's result processor, or one that gives the same values with fewer
     calls per value for the types every page reads: an enum looked up straight in its table
     (SQLAlchemy's own processor raises its error for a value not in it), and a type that
-    offers `hot_result_processor` (models.base.UTCDateTime)."""
+    offers `hot_result_processor` (models.base.UTCDateTime), or none where the driver's values
+    are right as they are."""
     impl = type_.dialect_impl(dialect)
     process = impl.result_processor(dialect, None)
     if process is None:
         return None
     hot = getattr(impl, "hot_result_processor", None)
     if hot is not None:
-        return hot(dialect) or process  # type: ignore[no-any-return]
+        found = hot(dialect)
+        if found is False:  # the driver's values need no converting
+            return None
+        return found or process  # type: ignore[no-any-return]
     if (
         type(impl) is SAEnum
         and impl.enum_class is not None

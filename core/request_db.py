@@ -120,7 +120,9 @@ class RequestDatabase:
             self._loaded[key] = (entity, values)
 
     def _changed_loaded(self) -> bool:
-        return any(_changes(entity, values) for entity, values in self._loaded.values())
+        """Whether an entity waiting for the session was set since it was loaded (SQLAlchemy
+        marks its state on any set; one back to the same value leaves the flush nothing)."""
+        return any(entity._sa_instance_state.modified for entity, _ in self._loaded.values())
 
     def known(self, key: Any) -> Any:
         """The entity for an identity key this request already has: in the session, or

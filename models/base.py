@@ -43,12 +43,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return as_utc(value)
 
-    def hot_result_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
-        """For core/hot_reads.py: one call per value instead of SQLAlchemy's two, where the
-        driver hands over datetimes as they are (asyncpg); None where they need parsing."""
+    def hot_result_processor(self, dialect: Any) -> Callable[[Any], Any] | None | bool:
+        """For core/hot_reads.py: False when the driver's values are right as they are (asyncpg
+        decodes a timestamptz from its binary UTC form, always with tzinfo UTC); else one call
+        per value instead of SQLAlchemy's two where the driver hands over datetimes as they
+        are; None where they need parsing (SQLAlchemy's own processor then)."""
         if self.impl_instance.dialect_impl(dialect).result_processor(dialect, None) is not None:
             return None
-        return as_utc
+        return False if dialect.driver == "asyncpg" else as_utc
 
 
 def as_utc(value: datetime | None) -> datetime | None:
