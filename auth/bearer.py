@@ -88,22 +88,8 @@ FIND_TOKEN = HotRead(
     .outerjoin(Installation, col(Installation.id) == col(ApiToken.installation_id))
     .where(col(ApiToken.token_hash) == bindparam("token_hash"))
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _Found:
-    id: int
-    kind: TokenKind
-    scopes: str
-    team_id: int | None
-    installation_id: int | None
-    user_id: int | None
-    expires_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
-    installation_scopes: str | None
-    uninstalled_at: datetime | None
-    installation_team_id: int | None
+# The token's columns keep their names in the row (a duplicate, the user's id, is renamed).
+assert FIND_TOKEN.row_type._fields[: len(_COLUMNS)] == tuple(c.key for c in _COLUMNS)
 
 
 def parse_authorization(header: str) -> str:
@@ -123,7 +109,7 @@ async def authenticate(
     row = await FIND_TOKEN.first(db, token_hash=token_hash(settings.secret_key, token))
     if row is None:
         raise BearerError("invalid_token", UNUSABLE)
-    found = _Found(*row[: len(_COLUMNS)])
+    found = row  # the token's columns by name, as _COLUMNS has them (its user's follow)
     if found.kind != kind:
         raise BearerError("invalid_token", UNUSABLE)
     if found.revoked_at is not None:

@@ -19,16 +19,14 @@ PREFIXES: dict[TokenKind, str] = {TokenKind.PERSONAL: "owp", TokenKind.INSTALLAT
 _KINDS = {prefix: kind for kind, prefix in PREFIXES.items()}
 
 
-def _base62(number: int, width: int) -> str:
-    digits = []
-    for _ in range(width):
-        number, remainder = divmod(number, 62)
-        digits.append(ALPHABET[remainder])
-    return "".join(reversed(digits))
+# Every base62 pair of digits, so the checksum takes three lookups (a CRC32 is under 62**6).
+_PAIRS = [first + second for first in ALPHABET for second in ALPHABET]
 
 
 def checksum(random_part: str) -> str:
-    return _base62(zlib.crc32(random_part.encode()), CHECKSUM_LENGTH)
+    high, low = divmod(zlib.crc32(random_part.encode()), 62**2)
+    high, middle = divmod(high, 62**2)
+    return _PAIRS[high] + _PAIRS[middle] + _PAIRS[low]
 
 
 def new_token(kind: TokenKind) -> str:

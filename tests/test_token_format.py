@@ -1,5 +1,7 @@
 """Token format (SPEC 6): prefix, 30 base62 characters, 6-character base62 CRC32."""
 
+import zlib
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -48,3 +50,12 @@ def test_only_base62_characters_are_accepted(random_part: str, position: int, ot
     # Other letters and digits too (Unicode's, which str.isalnum takes): never a token.
     body = random_part + token_format.checksum(random_part)
     assert token_format.parse(f"owp_{body[:position]}{other}{body[position + 1 :]}") is None
+
+
+@given(st.text(alphabet=ALPHABET, min_size=30, max_size=30))
+def test_the_checksum_is_the_crc32_in_six_base62_digits(random_part: str) -> None:
+    number, digits = zlib.crc32(random_part.encode()), ""
+    for _ in range(6):
+        number, remainder = divmod(number, 62)
+        digits = ALPHABET[remainder] + digits
+    assert token_format.checksum(random_part) == digits
