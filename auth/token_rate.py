@@ -24,11 +24,12 @@ import math
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
-from sqlalchemy import String, Update, case, func, literal, or_, select, update
+from sqlalchemy import Integer, String, Update, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import dml as pg_dml
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import dml as sqlite_dml
@@ -36,6 +37,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
+from core.hot_reads import HotRead
+from core.request_db import RequestDatabase
 from models import ApiToken, Throttle
 from models.base import UTCDateTime
 
@@ -160,12 +163,7 @@ async def spend(
                 async with _autocommit(engine) as connection:
                     await connection.execute(_touch(token_id, now))
         else:
-            async with _autocommit(engine) as connection:
-                count, window_started_at = await _count(
-                    connection, key(token_id), WINDOW, now, size, lazy_commit=True
-                )
-                if touch:
-                    await connection.execute(_touch(token_id, now))
+            count, window_started_at = await _count_lease(engine, token_id, size, now, touch)
         # Of the `size` requests just counted, those still under the limit are granted.
         granted = size - max(0, count - limit)
         if granted <= 0:
@@ -200,31 +198,78 @@ async def _count(
     lazy_commit: bool = False,
 ) -> tuple[int, datetime]:
     """One UPSERT: the count in the current fixed window (a new window starts at `add`)."""
+    statement = _upsert(
+        literal(name, String()),
+        literal(add, Integer()),
+        literal(now, UTCDateTime()),
+        literal(now - window, UTCDateTime()),
+        postgresql=connection.dialect.name == "postgresql",
+        lazy_commit=lazy_commit,
+    )
+    count, window_started_at = (await connection.execute(statement)).one()
+    return int(count), window_started_at
+
+
+def _upsert(
+    name: Any, add: Any, now: Any, window_start: Any, *, postgresql: bool, lazy_commit: bool
+) -> Any:
+    """The counter's UPSERT, returning the count and the window's start: a row whose window
+    started at or before `window_start` starts a new one."""
     started = col(Throttle.window_started_at)
-    new_window = started <= now - window
+    new_window = started <= window_start
     upsert: pg_dml.Insert | sqlite_dml.Insert
-    postgresql = connection.dialect.name == "postgresql"
     if postgresql and lazy_commit:
         # Committed without waiting for the WAL to reach disk (set_config is local to this
         # one-statement transaction): a count lost in a server crash costs nothing, while a
         # flush per write would be most of its cost.
         async_commit = select(func.set_config("synchronous_commit", "off", True)).subquery()
-        row = select(
-            literal(name, String()), literal(add), literal(now, UTCDateTime())
-        ).select_from(async_commit)
+        row = select(name, add, now).select_from(async_commit)
         upsert = pg_insert(Throttle).from_select(["key", "failures", "window_started_at"], row)
     else:
         insert = pg_insert if postgresql else sqlite_insert
         upsert = insert(Throttle).values(key=name, failures=add, window_started_at=now)
-    statement = upsert.on_conflict_do_update(
+    return upsert.on_conflict_do_update(
         index_elements=["key"],
         set_={
             "failures": case((new_window, add), else_=col(Throttle.failures) + add),
             "window_started_at": case((new_window, now), else_=started),
         },
     ).returning(col(Throttle.failures), started)
-    count, window_started_at = (await connection.execute(statement)).one()
-    return int(count), window_started_at
+
+
+# A token's lease on PostgreSQL, the UPSERT built once and sent straight to the driver on an
+# idle connection of the side engine (core/hot_reads.py): built and executed through
+# SQLAlchemy it cost ~880 µs of CPU, about 9 µs on each of the lease's 100 requests.
+TAKE_LEASE = HotRead(
+    _upsert(
+        bindparam("key", type_=String()),
+        bindparam("add", type_=Integer()),
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("window_start", type_=UTCDateTime()),
+        postgresql=True,
+        lazy_commit=True,
+    )
+)
+
+
+async def _count_lease(
+    engine: AsyncEngine, token_id: int, size: int, now: datetime, touch: bool
+) -> tuple[int, datetime]:
+    """Count a lease of `size` requests in the database (and touch the token's last use)."""
+    if engine.dialect.driver == "asyncpg" and not touch:
+        db = RequestDatabase(engine, sessions=None)
+        try:
+            row = await TAKE_LEASE.first(
+                db, key=key(token_id), add=size, now=now, window_start=now - WINDOW
+            )
+        finally:
+            await db.end(commit=False)
+        return int(row[0]), row[1]
+    async with _autocommit(engine) as connection:
+        counted = await _count(connection, key(token_id), WINDOW, now, size, lazy_commit=True)
+        if touch:
+            await connection.execute(_touch(token_id, now))
+    return counted
 
 
 async def _spend_in_redis(

@@ -35,7 +35,10 @@ from core import idle_pool
 
 
 class RequestDatabase:
-    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession] | None
+    ) -> None:
+        """`sessions`: None for a database of hot reads only (no session is ever made)."""
         self.bind = engine
         self._sessions = sessions
         self._connection: AsyncConnection | None = None
@@ -52,6 +55,8 @@ class RequestDatabase:
     def session(self) -> AsyncSession:
         """The request's ORM session (made now if it was not)."""
         if self._session is None:
+            if self._sessions is None:
+                raise RuntimeError("this database runs hot reads only")
             if self._lease is not None:
                 # The session goes on on the lent connection: a request holds one.
                 self._connection = self._lease.adopt(self.bind)
