@@ -1,6 +1,7 @@
 """The benchmark's command line (see README.md, "Benchmark").
 
-python -m bench [--quick] [--json PATH] [--duration S] [--connections N] [--database-url URL]
+python -m bench [--quick] [--json PATH] [--duration S] [--rounds N] [--connections N]
+                [--database-url URL]
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, help="seconds of load before each measurement")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
+        "--rounds",
+        type=int,
+        help="parts each side's load comes in, the sides taking turns (default 4, 2 with --quick)",
+    )
+    parser.add_argument(
         "--database-url",
         help="the benchmark's own PostgreSQL database, created and dropped as needed "
         f"(default {dataset.DEFAULT_DATABASE_URL}, with _quick for --quick)",
@@ -38,6 +44,7 @@ def main() -> None:
         duration=args.duration or (3.0 if args.quick else 10.0),
         warmup=args.warmup if args.warmup is not None else (1.0 if args.quick else 3.0),
         connections=args.connections,
+        rounds=args.rounds or (2 if args.quick else 4),
         rebuild=args.rebuild,
         only=tuple(key.strip() for key in args.only.split(",")) if args.only else (),
     )

@@ -49,6 +49,33 @@ class Result:
     p50_ms: float
     p99_ms: float
     tool: str
+    # Every request's latency, sorted (the asyncio generator's; wrk gives percentiles only).
+    latencies_ms: tuple[float, ...] = ()
+
+
+def merge(results: list[Result]) -> Result:
+    """One figure for runs of the same request: all their requests over all their seconds,
+    and the percentiles of all their latencies (where a run has none, as wrk's: of each run's
+    own, the request-weighted p50 and the highest p99, which can only overstate the tail)."""
+    requests = sum(result.requests for result in results)
+    seconds = sum(result.seconds for result in results)
+    if all(result.latencies_ms or not result.requests for result in results):
+        merged = _summary(
+            [ms / 1000 for result in results for ms in result.latencies_ms], 0, seconds, ""
+        )
+        p50, p99 = merged.p50_ms, merged.p99_ms
+    else:
+        p50 = sum(r.p50_ms * r.requests for r in results) / requests if requests else 0.0
+        p99 = max((result.p99_ms for result in results), default=0.0)
+    return Result(
+        requests=requests,
+        errors=sum(result.errors for result in results),
+        seconds=seconds,
+        rps=requests / seconds if seconds else 0.0,
+        p50_ms=p50,
+        p99_ms=p99,
+        tool=results[0].tool if results else "-",
+    )
 
 
 def bounded(duration: float, connections: int) -> tuple[float, int]:
@@ -77,7 +104,8 @@ def run(port: int, request: Request, *, duration: float, connections: int) -> Re
         timeout=duration + 60,
         check=True,
     )
-    return Result(**json.loads(done.stdout))
+    figures = json.loads(done.stdout)
+    return Result(**{**figures, "latencies_ms": tuple(figures["latencies_ms"])})
 
 
 # --- the asyncio generator (child process) -------------------------------------------------
@@ -134,6 +162,7 @@ def _summary(latencies: list[float], errors: int, seconds: float, tool: str) -> 
         p50_ms=percentile(0.50),
         p99_ms=percentile(0.99),
         tool=tool,
+        latencies_ms=tuple(round(latency * 1000, 4) for latency in ordered),
     )
 
 

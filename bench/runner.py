@@ -64,6 +64,9 @@ class Options:
     duration: float = 3.0
     warmup: float = 1.0
     connections: int = 16
+    # Each side's load comes in this many parts, the sides taking turns (A B B A ...), so a
+    # machine slowing down or speeding up during a query weighs on both alike.
+    rounds: int = 4
     rebuild: bool = False
     only: tuple[str, ...] = ()
     log: bool = True
@@ -260,16 +263,7 @@ def run(options: Options) -> Outcome:
             client.post("/bench/counting", json={"on": False}).raise_for_status()
         say(f"server: pid {process.pid}, port {port}; answers checked equal for {len(counts)}")
         for case in selected:
-            figures: dict[str, load.Result] = {}
-            for side, request in (("graphql", case.graphql), ("baseline", case.baseline)):
-                connections = options.connections
-                if options.warmup > 0:
-                    load.run(port, request, duration=options.warmup, connections=connections)
-                figures[side] = load.run(
-                    port, request, duration=options.duration, connections=connections
-                )
-                if figures[side].errors:
-                    raise AssertionError(f"{case.key} {side}: {figures[side].errors} non-200s")
+            figures, turns = measure(port, case, options)
             gql, base = figures["graphql"], figures["baseline"]
             outcome.results[case.key] = {
                 "graphql_rps": round(gql.rps, 1),
@@ -282,13 +276,44 @@ def run(options: Options) -> Outcome:
                 "baseline_p99_ms": round(base.p99_ms, 2),
                 "baseline_statements": counts[case.key][1],
                 "requests": gql.requests + base.requests,
+                "turn_ratios": [round(ratio, 3) for ratio in turns],
                 "load_tool": gql.tool,
             }
             if options.log:
-                print(f"  {case.key}: {gql.rps:,.0f} vs {base.rps:,.0f} req/s", flush=True)
+                each = " ".join(f"{ratio:.2f}" for ratio in turns)
+                print(
+                    f"  {case.key}: {gql.rps:,.0f} vs {base.rps:,.0f} req/s (turns: {each})",
+                    flush=True,
+                )
         outcome.rss_mb, outcome.peak_rss_mb = rss_mb(process.pid)
     say(f"total {time.perf_counter() - started:.0f} s")
     return outcome
+
+
+def measure(port: int, case: Case, options: Options) -> tuple[dict[str, load.Result], list[float]]:
+    """Both sides of a case under load: warmed up, then `options.rounds` parts each, taking
+    turns, merged into one figure per side; and each turn's ratio (how much they vary says
+    how steady the machine was)."""
+    sides = {"graphql": case.graphql, "baseline": case.baseline}
+    connections, rounds = options.connections, max(1, options.rounds)
+    if options.warmup > 0:
+        for request in sides.values():
+            load.run(port, request, duration=options.warmup, connections=connections)
+    parts: dict[str, list[load.Result]] = {side: [] for side in sides}
+    for round_ in range(rounds):
+        order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
+        for side in order:
+            result = load.run(
+                port, sides[side], duration=options.duration / rounds, connections=connections
+            )
+            if result.errors:
+                raise AssertionError(f"{case.key} {side}: {result.errors} non-200s")
+            parts[side].append(result)
+    turns = [
+        gql.rps / base.rps if base.rps else 0.0
+        for gql, base in zip(parts["graphql"], parts["baseline"], strict=True)
+    ]
+    return {side: load.merge(results) for side, results in parts.items()}, turns
 
 
 def table(outcome: Outcome, options: Options) -> str:
@@ -317,8 +342,9 @@ def table(outcome: Outcome, options: Options) -> str:
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     tool = next(iter(outcome.results.values()))["load_tool"] if outcome.results else "-"
     lines.append(
-        f"{options.connections} connections, {options.duration:g} s per side after "
-        f"{options.warmup:g} s warm-up, load generator: {tool}; server RSS "
+        f"{options.connections} connections, {options.duration:g} s per side in "
+        f"{max(1, options.rounds)} turns after {options.warmup:g} s warm-up, load generator: "
+        f"{tool}; server RSS "
         f"{outcome.rss_mb:.0f} MB (peak {outcome.peak_rss_mb:.0f} MB)"
     )
     lines.extend(f"note: {note}" for note in outcome.notes)

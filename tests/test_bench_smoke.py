@@ -29,7 +29,13 @@ def test_the_benchmark_checks_and_loads_every_query_on_a_tiny_dataset() -> None:
     name = f"orgward_bench_smoke_{uuid.uuid4().hex[:12]}"
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     options = Options(
-        spec=dataset.TINY, database_url=url, duration=0.3, warmup=0, connections=2, log=False
+        spec=dataset.TINY,
+        database_url=url,
+        duration=0.4,
+        warmup=0,
+        connections=2,
+        rounds=2,  # the sides take turns
+        log=False,
     )
     try:
         outcome = run(options)
@@ -42,6 +48,7 @@ def test_the_benchmark_checks_and_loads_every_query_on_a_tiny_dataset() -> None:
         assert figures["graphql_rps"] > 0, key
         assert figures["baseline_rps"] > 0, key
         assert figures["ratio"] is not None, key
+        assert len(figures["turn_ratios"]) == 2 and all(figures["turn_ratios"]), key
         assert figures["statements"] >= 1, key
         assert figures["baseline_statements"] >= 1, key
     # Q0 is one session lookup on both sides.
