@@ -133,8 +133,9 @@ class Lease:
         return True
 
     async def give_back(self) -> None:
+        """Back in the pool; closed when the pool has no room for it, which awaits the driver
+        (as SQLAlchemy closes an overflow connection coming back)."""
         if not self.give_back_now():
-            # One too many for the pool now: closed, which awaits the driver.
             await greenlet_spawn(self.pool._do_return_conn, self.record)
 
     def _spoiled(self, error: BaseException) -> None:

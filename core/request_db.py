@@ -48,8 +48,9 @@ class RequestDatabase:
         # with the values they were loaded with), and added.
         self._loaded: dict[Any, tuple[Any, dict[str, Any]]] = {}
         self._added: list[Any] = []
-        # DataLoaders of one request ask at the same moment: open one connection, not two.
-        self._opening = asyncio.Lock()
+        # DataLoaders of one request ask at the same moment: open one connection, not two
+        # (made when a connection is first awaited: most requests are lent one).
+        self._opening: asyncio.Lock | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -80,7 +81,8 @@ class RequestDatabase:
         if self._session is not None:
             return None
         lease = self._lease
-        if lease is None and self._connection is None and not self._opening.locked():
+        opening = self._opening
+        if lease is None and self._connection is None and not (opening and opening.locked()):
             lease = self._lease = idle_pool.lend(self.bind)
         return lease
 
@@ -90,6 +92,8 @@ class RequestDatabase:
         through SQLAlchemy: those go through the session, which commits; `connection()` is
         the session's)."""
         if self._session is None and self._connection is None:
+            if self._opening is None:
+                self._opening = asyncio.Lock()
             async with self._opening:
                 if self._session is None and self._connection is None:
                     connection = idle_pool.take_idle(self.bind) or await self.bind.connect()
@@ -151,7 +155,7 @@ class RequestDatabase:
                     await self._session.close()
         finally:
             lease, self._lease = self._lease, None
-            if lease is not None:
+            if lease is not None and not lease.give_back_now():
                 await lease.give_back()
             connection = self._connection
             # Without a session nothing began a transaction on it: usually no I/O to return it.
