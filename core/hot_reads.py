@@ -212,15 +212,13 @@ def loaded(db: Database, model: type[M], row: Sequence[Any]) -> M:
     placed in the session as if a query had loaded it: changes to it are flushed as
     UPDATEs, and the identity map knows it (a request's database does this when it makes
     its session, core/request_db.py)."""
-    values = dict(zip(_keys_of(model), row, strict=True))
-    mapper: Any = model.__mapper__  # type: ignore[attr-defined]
-    key = mapper.identity_key_from_primary_key(
-        [values[column.key] for column in mapper.primary_key]
-    )
+    shape = _shape_of(model)
+    key = shape.mapper.identity_key_from_primary_key([row[i] for i in shape.primary_key])
     existing = db.identity_map.get(key) if isinstance(db, AsyncSession) else db.known(key)
     if existing is not None:
         return existing  # type: ignore[no-any-return]
-    entity: M = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    values = dict(zip(shape.keys, row, strict=True))
+    entity: M = shape.manager.new_instance()
     entity.__dict__.update(values)
     if isinstance(db, RequestDatabase):
         db.adopt(key, entity, values)
@@ -236,6 +234,26 @@ def columns_of(model: type[SQLModel]) -> tuple[Any, ...]:
     return tuple(model.__table__.columns)  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What `loaded` needs of a model, looked up once."""
+
+    keys: tuple[str, ...]  # the attribute of each column, in `columns_of` order
+    primary_key: tuple[int, ...]  # positions of the primary key's columns
+    mapper: Any
+    manager: Any
+
+
 @lru_cache
-def _keys_of(model: type[SQLModel]) -> tuple[str, ...]:
-    return tuple(column.key for column in columns_of(model))
+def _shape_of(model: type[SQLModel]) -> _Shape:
+    columns = columns_of(model)
+    mapper: Any = model.__mapper__  # type: ignore[attr-defined]
+    return _Shape(
+        keys=tuple(column.key for column in columns),
+        primary_key=tuple(
+            next(i for i, column in enumerate(columns) if column is key)
+            for key in mapper.primary_key
+        ),
+        mapper=mapper,
+        manager=model._sa_class_manager,  # type: ignore[attr-defined]
+    )
