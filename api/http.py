@@ -53,6 +53,26 @@ class HTTPError(Exception):
         self.reason = reason
 
 
+class Answer(Response):
+    """A GraphQL answer: its JSON and headers set directly (Starlette's `init_headers` works
+    them out of a mapping for each response)."""
+
+    CONTENT_TYPES = {
+        JSON: f"{JSON}; charset=utf-8".encode(),
+        GRAPHQL_RESPONSE: f"{GRAPHQL_RESPONSE}; charset=utf-8".encode(),
+    }
+
+    def __init__(self, body: bytes, status_code: int, media_type: str, request_id: str) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", self.CONTENT_TYPES[media_type]),
+            (b"x-request-id", request_id.encode("latin-1")),
+        ]
+
+
 class OrgwardGraphQL:
     def __init__(self, schema: BaseSchema, state: AppState) -> None:
         self.state = state
@@ -214,12 +234,7 @@ class OrgwardGraphQL:
             # GraphQL over HTTP: a request that never executed has no data and a 4xx status.
             del body["data"]
             status = 400
-        response = Response(
-            orjson.dumps(body),
-            status_code=status,
-            headers={"x-request-id": context.request_id},
-            media_type=f"{media_type}; charset=utf-8",
-        )
+        response = Answer(orjson.dumps(body), status, media_type, context.request_id)
         if set_by_resolvers is not None:
             response.raw_headers.extend(set_by_resolvers.raw_headers)
         return response
