@@ -135,6 +135,12 @@ def last_used_stale(last_used_at: datetime | None, now: datetime) -> bool:
     return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
 
 
+def served_from_lease(leases: Leases, token_id: int, now: datetime, *, touch: bool) -> bool:
+    """Count one request of the token against this replica's lease, if that is all it takes
+    (a lease is left and the token's last use needs no refresh); False: `spend` it."""
+    return not touch and leases.take(token_id, now)
+
+
 async def spend(
     engine: AsyncEngine,
     leases: Leases,
