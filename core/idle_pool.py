@@ -14,13 +14,15 @@ Whenever one of these checks says I/O could be needed, the usual awaited way is 
 - taking: the engine is asyncpg's, its pool a QueuePool with an idle connection, no pre-ping,
   no recycling, no listeners that would expect to see the checkout or the statements
   (pool `checkout`, `checkin`, `reset`; engine `engine_connect`, `before_cursor_execute`:
-  statement counters), and none of its connections was ever invalidated or detached (a
-  pooled entry may then need reconnecting). The pool is watched from the moment the engine is
-  made (core/db.py), so no such event goes unseen; an entry found stale anyway is put back
-  untouched. Either way, from then on the pool is used the awaited way until it is replaced;
+  statement counters); and an idle entry needs no reconnecting. One that does (invalidated by a
+  dropped link or a cancelled statement, detached, or older than a disconnect the pool saw) is
+  put back untouched and the next one tried; when none will do, the request takes the awaited
+  way, where SQLAlchemy reconnects what it takes;
 - giving back: no transaction was begun on a lent connection (hot reads run outside one), so
   it goes straight back on the queue when there is room; a full queue means it is one
   connection too many, closed in a greenlet as SQLAlchemy closes an overflow connection.
+A connection checked out for a session (`take_idle`) is a lent one adopted as SQLAlchemy's own
+checkout, so the same checks hold for it.
 
 Each check runs with no await between it and the act, so nothing else can change the pool
 in between. Listeners added while a connection is lent do not see that request's hot reads.
@@ -34,44 +36,25 @@ from collections.abc import Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
-import structlog
-from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import Pool, QueuePool
 from sqlalchemy.pool.base import _ConnectionFairy
 from sqlalchemy.util import greenlet_spawn
 
-log = structlog.get_logger("orgward.db")
-
 
 class _PoolWatch:
-    """Whether a pool is of the kind this works for, and whether it may hold a record that
-    needs reconnecting."""
+    """Whether a pool is of the kind this works for (read once, when the engine is made;
+    missing attributes, as of another SQLAlchemy, count as "may do I/O")."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         pool = engine.sync_engine.pool
-        # Read once: set when the engine is made. Missing attributes (another SQLAlchemy)
-        # count as "may do I/O".
         self.suitable = (
             engine.dialect.driver == "asyncpg"
             and isinstance(pool, QueuePool)
             and getattr(pool, "_pre_ping", True) is False
             and getattr(pool, "_recycle", 0) == -1
         )
-        self.off = False
-        if self.suitable:
-            for name in ("invalidate", "soft_invalidate", "detach"):
-                event.listen(pool, name, self._record_spoiled)
-
-    def _record_spoiled(self, *_args: object) -> None:
-        self.turn_off("a pooled connection was invalidated or detached")
-
-    def turn_off(self, reason: str) -> None:
-        if not self.off:
-            log.info("idle_pool.off", reason=reason)
-        self.off = True
 
 
 _watches: WeakKeyDictionary[Pool, _PoolWatch] = WeakKeyDictionary()
@@ -84,9 +67,9 @@ def watch(engine: AsyncEngine) -> None:
         _watches[pool] = _PoolWatch(engine)
 
 
-def _usable(pool: Pool) -> _PoolWatch | None:
+def _usable(pool: Pool) -> bool:
     found = _watches.get(pool)
-    return found if found is not None and found.suitable and not found.off else None
+    return found is not None and found.suitable
 
 
 class Lease:
@@ -141,9 +124,9 @@ class Lease:
     def _spoiled(self, error: BaseException) -> None:
         """The connection died under a hot read (a restarted database, a dropped link): as
         SQLAlchemy does on a disconnect, it is dropped, every pooled connection made before now
-        is replaced when next checked out, and (the pool having seen an invalidation) no more
-        are lent."""
-        self.pool._invalidate(self.record, error, _checkin=False)
+        is replaced when next checked out (never lent: they are stale)."""
+        if self.pool._invalidate_time < self.record.starttime:  # not already done
+            self.pool._invalidate(self.record, error, _checkin=False)
         self.record.invalidate(error)
 
 
@@ -156,50 +139,42 @@ def lend(engine: AsyncEngine) -> Lease | None:
     or would go unseen by listeners (then `await engine.connect()`)."""
     sync_engine = engine.sync_engine
     pool: Any = sync_engine.pool
-    found = _usable(pool)
-    if (
-        found is None
-        or pool.checkedin() == 0
-        or pool.dispatch.checkout
-        or pool.dispatch.checkin
-        or pool.dispatch.reset
-        or sync_engine.dispatch.engine_connect
-        or sync_engine.dispatch.before_cursor_execute
-    ):
+    if pool.dispatch.checkin or pool.dispatch.reset or sync_engine.dispatch.before_cursor_execute:
         return None
-    record = pool._do_get()  # an idle entry: off the queue without waiting
-    if (
-        record.dbapi_connection is None
-        or record.starttime < pool._invalidate_time
-        or record.starttime < record._soft_invalidate_time
-    ):
-        # Would need reconnecting after all: back untouched, to reconnect on a checkout.
-        pool._do_return_conn(record)
-        found.turn_off("a pooled connection needed reconnecting")
-        return None
-    return Lease(pool, record)
+    record = _idle_record(engine)
+    return None if record is None else Lease(pool, record)
 
 
 def take_idle(engine: AsyncEngine) -> AsyncConnection | None:
     """An idle connection of the engine's pool, checked out now as SQLAlchemy's own
     `Connection` (for a session, or hot reads while listeners watch); None when that could
     need I/O (then `await engine.connect()`)."""
+    record = _idle_record(engine)
+    if record is None:
+        return None
+    return Lease(engine.sync_engine.pool, record).adopt(engine)
+
+
+def _idle_record(engine: AsyncEngine) -> Any:
+    """The pool's entry for an idle connection that needs no reconnecting, taken off the
+    queue; None if no idle one does (or listeners expect to see the checkout)."""
     sync_engine = engine.sync_engine
-    pool = sync_engine.pool
-    found = _usable(pool)
-    if (
-        found is None
-        or pool.checkedin() == 0  # type: ignore[attr-defined]
-        or pool.dispatch.checkout
-        or sync_engine.dispatch.engine_connect
-    ):
+    pool: Any = sync_engine.pool
+    if not _usable(pool) or pool.dispatch.checkout or sync_engine.dispatch.engine_connect:
         return None
-    try:
-        return AsyncConnection(engine, Connection(sync_engine))
-    except MissingGreenlet:
-        # A record needed reconnecting after all; SQLAlchemy has put it back in the pool.
-        found.turn_off("a pooled connection needed reconnecting")
-        return None
+    for _ in range(pool.checkedin()):
+        record = pool._do_get()  # an idle entry: off the queue without waiting
+        if (
+            record.dbapi_connection is not None
+            and record.starttime >= pool._invalidate_time
+            and record.starttime >= record._soft_invalidate_time
+        ):
+            return record
+        # Invalidated (a dropped link, a cancelled statement), detached or made stale by a
+        # disconnect: back untouched, at the end of the queue. Once no idle entry is usable,
+        # the awaited way is taken, and SQLAlchemy reconnects what it takes.
+        pool._do_return_conn(record)
+    return None
 
 
 def give_back(connection: AsyncConnection) -> bool:
@@ -210,7 +185,7 @@ def give_back(connection: AsyncConnection) -> bool:
         return False
     pool = connection.sync_engine.pool
     if (
-        _usable(pool) is None
+        not _usable(pool)
         # Its own pool still (after engine.dispose() the engine has another).
         or getattr(sync.connection, "_pool", None) is not pool
         or pool.checkedin() >= pool.size()  # type: ignore[attr-defined]

@@ -43,6 +43,7 @@ class RequestDatabase:
         self._sessions = sessions
         self._connection: AsyncConnection | None = None
         self._lease: idle_pool.Lease | None = None
+        self._ended = False
         self._session: AsyncSession | None = None
         # Entities for the session when it is made: loaded by hot reads (by identity key,
         # with the values they were loaded with), and added.
@@ -80,6 +81,9 @@ class RequestDatabase:
         now if the pool can), or None: then they run on `read_connection()`."""
         if self._session is not None:
             return None
+        if self._ended:
+            # A connection lent now would never be given back.
+            raise RuntimeError("the request's database has ended")
         lease = self._lease
         opening = self._opening
         if lease is None and self._connection is None and not (opening and opening.locked()):
@@ -92,6 +96,8 @@ class RequestDatabase:
         through SQLAlchemy: those go through the session, which commits; `connection()` is
         the session's)."""
         if self._session is None and self._connection is None:
+            if self._ended:
+                raise RuntimeError("the request's database has ended")
             if self._opening is None:
                 self._opening = asyncio.Lock()
             async with self._opening:
@@ -145,6 +151,7 @@ class RequestDatabase:
         """Commit (or roll back) the session's work, then give the connection back. Entities
         added, or loaded and then changed, while no session was made are committed too: the
         session is made for them now."""
+        self._ended = True
         try:
             if commit and self._session is None and (self._added or self._changed_loaded()):
                 self.session  # noqa: B018 - made now, the waiting entities join it

@@ -18,14 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Integer, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core import idle_pool
-from core.db import create_engine
+from core.db import create_engine, session_factory
+from core.hot_reads import HotRead
+from core.request_db import RequestDatabase
 from core.settings import Settings
 from tests.support.world import Person, World
 
 WHO = {"query": "{ viewer { username } }"}
+ONE = HotRead(select(literal(1, Integer()).label("one")))
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -155,19 +159,30 @@ async def test_a_connection_in_a_transaction_is_not_given_back_directly(
         await connection.close()
 
 
-async def test_after_an_invalidation_connections_are_taken_the_awaited_way(
+async def test_an_invalidated_connection_is_reconnected_the_awaited_way_then_lent_again(
     small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # As a dropped link or a cancelled statement leaves it, found by SQLAlchemy.
     engine, _alice, http = small_pool
     await _who(http)
+    pool: Any = engine.sync_engine.pool
     connection = await engine.connect()
-    await connection.invalidate()  # as a dropped link would be, found by SQLAlchemy
+    await connection.invalidate()
     await connection.close()
+    assert pool.checkedin() == 1
     counted = _Counted(monkeypatch)
 
+    # Never lent while it needs reconnecting: put back untouched, the awaited way taken.
     assert idle_pool.lend(engine) is None and idle_pool.take_idle(engine) is None
+    assert pool.checkedin() == 1
     assert await _who(http) == "alice"
-    assert counted.connects == 1 and counted.closes == 1
+    assert counted.connects == 1  # SQLAlchemy reconnected it
+    # From then on it is lent again: one bad connection does not end lending for good.
+    for _ in range(3):
+        assert await _who(http) == "alice"
+    assert counted.connects == 1
+    lease = idle_pool.lend(engine)
+    assert lease is not None and lease.give_back_now()
 
 
 async def test_an_invalidation_before_any_request_is_seen(
@@ -179,9 +194,11 @@ async def test_an_invalidation_before_any_request_is_seen(
     await connection.exec_driver_sql("select 1")
     await connection.invalidate()
     await connection.close()
+    assert idle_pool.lend(engine) is None
 
     assert [await _who(http) for _ in range(3)] == ["alice"] * 3
-    assert idle_pool.lend(engine) is None and idle_pool.take_idle(engine) is None
+    lease = idle_pool.lend(engine)
+    assert lease is not None and lease.give_back_now()
 
 
 async def test_a_connection_collected_unclosed_is_seen(
@@ -197,25 +214,45 @@ async def test_a_connection_collected_unclosed_is_seen(
         warnings.simplefilter("ignore")  # SQLAlchemy warns of the unclosed connection
         del leaked
         gc.collect()
+    assert idle_pool.lend(engine) is None
 
     assert [await _who(http) for _ in range(4)] == ["alice"] * 4
+    lease = idle_pool.lend(engine)
+    assert lease is not None and lease.give_back_now()
+
+
+async def test_a_pool_made_stale_by_a_disconnect_is_reconnected_entry_by_entry(
+    small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a disconnect SQLAlchemy replaces every pooled connection made before it: none of
+    them is lent; each is put back untouched and reconnected by an awaited checkout."""
+    engine, _alice, http = small_pool
+    await asyncio.gather(*(_who(http) for _ in range(2)))
+    pool: Any = engine.sync_engine.pool
+    assert pool.checkedin() == 2
+    pool._invalidate_time = time.time()
+    counted = _Counted(monkeypatch)
+
     assert idle_pool.lend(engine) is None and idle_pool.take_idle(engine) is None
+    assert pool.checkedin() == 2  # both put back untouched
+    assert [await _who(http) for _ in range(4)] == ["alice"] * 4
+    assert counted.connects >= 1 and pool.checkedout() == 0
+    lease = idle_pool.lend(engine)
+    assert lease is not None and lease.give_back_now()
 
 
-async def test_a_record_needing_a_reconnect_unannounced_falls_back(
+async def test_a_hot_read_after_the_request_ended_is_refused(
     small_pool: tuple[AsyncEngine, Person, httpx.AsyncClient],
 ) -> None:
-    """Should SQLAlchemy need I/O that no event announced (here: every pooled connection made
-    stale behind its back), the attempt is dropped and the awaited way taken."""
+    # A connection lent then would never be given back.
     engine, _alice, http = small_pool
     await _who(http)
-    pool: Any = engine.sync_engine.pool
-    pool._invalidate_time = time.time() + 1
-    idle = pool.checkedin()
-    assert idle_pool.lend(engine) is None
-    assert idle_pool._watches[pool].off and pool.checkedin() == idle  # put back untouched
-    assert [await _who(http) for _ in range(3)] == ["alice"] * 3
-    assert pool.checkedout() == 0
+    db = RequestDatabase(engine, session_factory(engine))
+    assert await ONE.first(db) == (1,)
+    await db.end(commit=False)
+    with pytest.raises(RuntimeError, match="ended"):
+        await ONE.first(db)
+    assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 async def test_a_request_making_a_session_keeps_to_its_lent_connection(
