@@ -22,24 +22,6 @@ from services.identities import my_identities
 from services.pages import PageRequest
 from services.users import user_view
 
-# The viewer's fields read as they are from the user's row.
-_PROFILE = (
-    "username",
-    "display_name",
-    "email",
-    "email_public",
-    "avatar_url",
-    "company",
-    "job_title",
-    "country",
-    "locale",
-    "time_zone",
-    "birth_date",
-    "is_staff",
-    "created_at",
-    "last_login_at",
-)
-
 
 @strawberry.type(description="The signed-in user, with their private profile.")
 class Viewer:
@@ -154,3 +136,12 @@ class Viewer:
     async def email_change_request(self, info: Info) -> EmailChangeRequest | None:
         view = await my_pending_request(info.context.service)
         return EmailChangeRequest.from_view(view) if view else None
+
+
+# The viewer's plain fields, each the user's column of that name (id, email_verified and the
+# row itself are worked out in from_row).
+_PROFILE = tuple(
+    field.python_name
+    for field in Viewer.__strawberry_definition__.fields  # type: ignore[attr-defined]
+    if field.base_resolver is None and field.python_name not in ("id", "email_verified", "row")
+)

@@ -88,8 +88,6 @@ FIND_TOKEN = HotRead(
     .outerjoin(Installation, col(Installation.id) == col(ApiToken.installation_id))
     .where(col(ApiToken.token_hash) == bindparam("token_hash"))
 )
-# The token's columns keep their names in the row (a duplicate, the user's id, is renamed).
-assert FIND_TOKEN.row_type._fields[: len(_COLUMNS)] == tuple(c.key for c in _COLUMNS)
 
 
 def parse_authorization(header: str) -> str:
@@ -109,7 +107,9 @@ async def authenticate(
     row = await FIND_TOKEN.first(db, token_hash=token_hash(settings.secret_key, token))
     if row is None:
         raise BearerError("invalid_token", UNUSABLE)
-    found = row  # the token's columns by name, as _COLUMNS has them (its user's follow)
+    # The token's columns by name, as _COLUMNS has them; its user's follow (the user's id
+    # renamed, a duplicate name: tests/tokens/test_bearer_http.py).
+    found = row
     if found.kind != kind:
         raise BearerError("invalid_token", UNUSABLE)
     if found.revoked_at is not None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from typing import Any
-from weakref import WeakKeyDictionary
+from weakref import WeakSet
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -42,34 +42,26 @@ from sqlalchemy.pool import Pool, QueuePool
 from sqlalchemy.pool.base import _ConnectionFairy
 from sqlalchemy.util import greenlet_spawn
 
-
-class _PoolWatch:
-    """Whether a pool is of the kind this works for (read once, when the engine is made;
-    missing attributes, as of another SQLAlchemy, count as "may do I/O")."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        pool = engine.sync_engine.pool
-        self.suitable = (
-            engine.dialect.driver == "asyncpg"
-            and isinstance(pool, QueuePool)
-            and getattr(pool, "_pre_ping", True) is False
-            and getattr(pool, "_recycle", 0) == -1
-        )
-
-
-_watches: WeakKeyDictionary[Pool, _PoolWatch] = WeakKeyDictionary()
+# Pools of the kind this works for, found as each engine is made: asyncpg's, a QueuePool,
+# no pre-ping, no recycling (missing attributes, as of another SQLAlchemy, count as "may do
+# I/O").
+_suitable: WeakSet[Pool] = WeakSet()
 
 
 def watch(engine: AsyncEngine) -> None:
-    """Watch the engine's pool: called as the engine is made, before any connection."""
+    """Note whether the engine's pool suits: called as the engine is made."""
     pool = engine.sync_engine.pool
-    if pool not in _watches:
-        _watches[pool] = _PoolWatch(engine)
+    if (
+        engine.dialect.driver == "asyncpg"
+        and isinstance(pool, QueuePool)
+        and getattr(pool, "_pre_ping", True) is False
+        and getattr(pool, "_recycle", 0) == -1
+    ):
+        _suitable.add(pool)
 
 
 def _usable(pool: Pool) -> bool:
-    found = _watches.get(pool)
-    return found is not None and found.suitable
+    return pool in _suitable
 
 
 class Lease:

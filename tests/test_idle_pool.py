@@ -46,9 +46,7 @@ def test_only_plain_asyncpg_queue_pools_qualify() -> None:
         "sqlite": create_engine(_settings(database_url="sqlite+aiosqlite:///:memory:")),
     }
     suitable = {
-        name: (watched := idle_pool._watches.get(engine.sync_engine.pool)) is not None
-        and watched.suitable
-        for name, engine in engines.items()
+        name: engine.sync_engine.pool in idle_pool._suitable for name, engine in engines.items()
     }
     assert suitable == {"plain": True, "pre_ping": False, "recycle": False, "sqlite": False}
 

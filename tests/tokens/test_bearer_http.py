@@ -12,12 +12,20 @@ import pytest
 from sqlalchemy import event
 
 from api.app import create_app
-from auth import token_format, token_rate
+from auth import bearer, token_format, token_rate
 from tests.support.client import ORIGIN
 from tests.support.world import StatementCounter, World
 from tests.tokens.support import Bearer, bearer_for, create_token
 
 VIEWER = "{ viewer { id username } }"
+
+
+def test_the_token_lookup_row_names_the_tokens_columns() -> None:
+    # auth/bearer.authenticate reads them by name; a clash with the user's columns that
+    # follow (only `id`) renames the later one, never the token's.
+    fields = bearer.FIND_TOKEN.row_type._fields
+    assert fields[: len(bearer._COLUMNS)] == tuple(c.key for c in bearer._COLUMNS)
+    assert fields.count("id") == 1 and fields[0] == "id"
 
 
 async def test_a_mistyped_token_is_refused_before_any_database_work(world: World) -> None:
